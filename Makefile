@@ -1,0 +1,80 @@
+# Everyday commands. `make run` and `make test` do all set-up themselves on a machine with Python 3.11+.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+# The test suite's services (override to point elsewhere).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/fulfil
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run install install-dev migrate worker beat web test test-quickstart lint format bench-api clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+# The quick start's own settings: production-like (DEBUG off) on plain HTTP at localhost.
+.env:
+	@printf '%s\n' "DEBUG=false" "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		"ALLOWED_HOSTS=localhost,127.0.0.1,[::1]" "SESSION_COOKIE_SECURE=false" "CSRF_COOKIE_SECURE=false" > $@
+	@echo "Wrote .env for the quick start (see .env.example for every setting)."
+
+migrate: install .env
+	$(BIN)/python manage.py migrate --noinput
+
+# Web (gunicorn) and a Celery worker on all queues; Ctrl-C stops both.
+run: migrate
+	@$(BIN)/python manage.py collectstatic --noinput -v0
+	@$(BIN)/python manage.py ensure_admin --url http://$(HOST):$(PORT)/admin/
+	@echo "API: http://$(HOST):$(PORT)/api/v1/  docs: http://$(HOST):$(PORT)/api/docs"
+	@set -e; \
+	$(BIN)/celery -A fulfil worker -Q default,imports,webhooks -c 2 -B -s var/celerybeat-schedule --loglevel INFO & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/gunicorn fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+
+web: install
+	$(BIN)/gunicorn fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+
+worker: install
+	$(BIN)/celery -A fulfil worker -Q default,imports,webhooks --loglevel INFO
+
+beat: install
+	$(BIN)/celery -A fulfil beat -s var/celerybeat-schedule --loglevel INFO
+
+# The whole suite against PostgreSQL and Redis, then the quick-start subset on SQLite.
+test: install-dev
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-quickstart
+
+test-quickstart: install-dev
+	@mkdir -p var
+	DATABASE_URL=sqlite:///$(CURDIR)/var/test-quickstart.sqlite3 CELERY_BROKER_URL=memory:// \
+		$(BIN)/pytest -m quickstart $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench-api: install-dev
+	$(BIN)/python benchmarks/api_bench.py
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,69 @@
+"""Fixtures shared by every app's tests."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, Permission, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+def _user(username: str, *, perms: tuple[str, ...] = (), staff: bool = False, superuser: bool = False) -> User:
+    user = User.objects.create_user(
+        username, f"{username}@example.com", "pw-for-tests-only", is_staff=staff or superuser, is_superuser=superuser
+    )
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return user
+
+
+@pytest.fixture
+def make_user(db):
+    return _user
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return _user("admin", superuser=True)
+
+
+@pytest.fixture
+def api(admin_user) -> APIClient:
+    """An API client authenticated with a superuser's token."""
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=admin_user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_for(db):
+    """An API client logged in with a token as a user holding exactly `perms`."""
+
+    def make(*perms: str, username: str = "limited") -> APIClient:
+        user = _user(username, perms=perms)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def staff_client(client, admin_user):
+    """Django's test client logged in to the admin as a superuser."""
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def read_only_group(db) -> Group:
+    group = Group.objects.create(name="Catalogue readers")
+    group.permissions.add(Permission.objects.get(codename="view_product"))
+    return group

@@ -1,0 +1,52 @@
+"""The staff back-office: Django's admin site with FulFil's own index page."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig as DjangoAdminConfig
+from django.urls import NoReverseMatch, reverse
+
+# (URL name, title, what it is for, permission needed): the index's "Start here" panel.
+START_LINKS = (
+    (
+        "admin:products_product_changelist",
+        "Products",
+        "Browse, search and edit the catalogue.",
+        "products.view_product",
+    ),
+    ("admin:imports_importjob_upload", "Import products", "Upload a CSV and watch it land.", "imports.add_importjob"),
+    (
+        "admin:imports_importjob_changelist",
+        "Import history",
+        "Past imports, their counts and errors.",
+        "imports.view_importjob",
+    ),
+    (
+        "admin:webhooks_webhook_changelist",
+        "Webhooks",
+        "Tell other systems about every change.",
+        "webhooks.view_webhook",
+    ),
+)
+
+
+class AdminSite(admin.AdminSite):
+    site_header = "FulFil back-office"
+    site_title = "FulFil"
+    index_title = "Catalogue, imports and webhooks"
+    index_template = "admin/fulfil_index.html"
+
+    def index(self, request, extra_context=None):
+        links = []
+        for url_name, title, help_text, perm in START_LINKS:
+            if not request.user.has_perm(perm):
+                continue
+            try:
+                links.append({"url": reverse(url_name, current_app=self.name), "title": title, "help": help_text})
+            except NoReverseMatch:
+                continue
+        return super().index(request, {"fulfil_links": links, **(extra_context or {})})
+
+
+class AdminConfig(DjangoAdminConfig):
+    default_site = "fulfil.admin.AdminSite"

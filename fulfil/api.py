@@ -1,0 +1,76 @@
+"""API plumbing shared by every app: pagination and errors."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from fulfil.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+
+class Pagination(LimitOffsetPagination):
+    """`limit`/`offset` paging; a limit above the maximum is capped, nonsense is a 400."""
+
+    default_limit = 20
+    max_limit = 1000
+
+    def _parse(self, request, name: str, minimum: int) -> int | None:
+        raw = request.query_params.get(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            value = int(raw)
+        except ValueError:
+            raise exceptions.ValidationError({name: [f"Must be a whole number, got {raw!r}."]}) from None
+        if value < minimum:
+            raise exceptions.ValidationError({name: [f"Must be at least {minimum}."]})
+        return value
+
+    def get_limit(self, request) -> int:
+        limit = self._parse(request, self.limit_query_param, 1)
+        return self.default_limit if limit is None else min(limit, self.max_limit)
+
+    def get_offset(self, request) -> int:
+        return self._parse(request, self.offset_query_param, 0) or 0
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus service errors (a Conflict is a 409) and model validation (a 400)."""
+    if isinstance(exc, ServiceError):
+        return Response({"detail": str(exc), "code": exc.code, **exc.extra}, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()  # one message for every 404, whatever raised it
+    return drf_exception_handler(exc, context)
+
+
+def _wants_json(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_404(request, exception=None):
+    """404 handler: JSON under /api/, Django's page elsewhere."""
+    if _wants_json(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def json_500(request):
+    """500 handler: JSON under /api/, Django's page elsewhere. The traceback is logged, not shown."""
+    if _wants_json(request):
+        return JsonResponse({"detail": "Internal server error."}, status=500)
+    from django.views.defaults import server_error
+
+    return server_error(request)

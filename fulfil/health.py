@@ -1,0 +1,46 @@
+"""Reachability of what the app depends on, for the health endpoint and operators."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import connection
+
+import fulfil
+
+logger = logging.getLogger(__name__)
+
+
+def _database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any driver error means "not reachable"
+        logger.warning("health: database unreachable: %s", exc)
+        return "unreachable"
+    return "ok"
+
+
+def _broker() -> str:
+    from fulfil.celery import app
+
+    try:
+        with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+            conn.ensure_connection(max_retries=1, timeout=settings.FULFIL_HEALTH_BROKER_TIMEOUT)
+    except Exception as exc:  # kombu raises transport-specific errors
+        logger.warning("health: broker unreachable: %s", exc)
+        return "unreachable"
+    return "ok"
+
+
+def health_check() -> dict[str, str]:
+    """`status` is "ok" when the database and the broker both answer, else "degraded"."""
+    database, broker = _database(), _broker()
+    return {
+        "status": "ok" if database == broker == "ok" else "degraded",
+        "database": database,
+        "broker": broker,
+        "version": fulfil.__version__,
+    }

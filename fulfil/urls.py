@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from fulfil import views
+from fulfil.routers import Router
+from products.api import ProductViewSet
+
+router = Router()
+router.register("products", ProductViewSet, basename="product")
+
+api_v1 = [
+    re_path(r"^hello/?$", views.hello, name="hello"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"), namespace="v1")),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+]
+
+handler404 = "fulfil.api.json_404"
+handler500 = "fulfil.api.json_500"

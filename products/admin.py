@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import ngettext
+
+from fulfil.errors import Conflict
+from fulfil.pagination import EstimatedCountPaginator
+from products import services
+from products.models import Product
+from products.selectors import product_get_by_sku
+
+
+class ProductForm(forms.ModelForm):
+    class Meta:
+        model = Product
+        fields = ("sku", "name", "description", "active")
+
+    def clean_sku(self) -> str:
+        sku = self.cleaned_data["sku"].strip()
+        existing = product_get_by_sku(sku=sku)
+        if existing and existing.pk != self.instance.pk:
+            raise forms.ValidationError(
+                f"A product with SKU “{existing.sku}” already exists (SKUs are unique ignoring case)."
+            )
+        return sku
+
+    def validate_unique(self) -> None:
+        """Uniqueness is checked by clean_sku and, against races, by the database."""
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    form = ProductForm
+    list_display = ("sku", "name", "active", "updated_at")
+    list_display_links = ("sku",)
+    list_editable = ("name", "active")
+    list_filter = ("active", ("created_at", admin.DateFieldListFilter), ("updated_at", admin.DateFieldListFilter))
+    search_fields = ("sku", "name", "description")
+    search_help_text = "Search SKU, name and description (any part, any case)."
+    readonly_fields = ("id", "created_at", "updated_at")
+    fields = ("id", "sku", "name", "description", "active", "created_at", "updated_at")
+    actions = ("activate", "deactivate")
+    list_per_page = 50
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        values = {field: form.cleaned_data[field] for field in form.changed_data if field in services.EDITABLE_FIELDS}
+        try:
+            if change:
+                services.product_update(product=Product.objects.get(pk=obj.pk), **values)
+            else:
+                created = services.product_create(**{f: form.cleaned_data[f] for f in ProductForm.Meta.fields})
+                obj.pk = created.pk
+        except Conflict as exc:
+            # Lost a race with another writer after the form was validated.
+            self.message_user(request, str(exc), level=messages.ERROR)
+
+    def delete_model(self, request, obj):
+        services.product_delete(product=obj)
+
+    def delete_queryset(self, request, queryset):
+        for product in queryset:
+            services.product_delete(product=product)
+
+    @admin.action(description="Activate selected products", permissions=["change"])
+    def activate(self, request, queryset):
+        self._set_active(request, queryset, True)
+
+    @admin.action(description="Deactivate selected products", permissions=["change"])
+    def deactivate(self, request, queryset):
+        self._set_active(request, queryset, False)
+
+    def _set_active(self, request, queryset, active: bool) -> None:
+        changed = services.product_set_active(products=queryset, active=active)
+        state = "active" if active else "inactive"
+        self.message_user(
+            request,
+            ngettext("%(count)d product marked %(state)s.", "%(count)d products marked %(state)s.", changed)
+            % {"count": changed, "state": state},
+            messages.SUCCESS,
+        )

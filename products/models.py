@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models.functions import Now
+
+from products.keys import SkuKey
+
+
+class Product(models.Model):
+    """A catalogue entry. SKUs are unique ignoring case and stored as given.
+
+    Uniqueness lives in `sku_key`, a stored generated column the database computes from `sku`
+    (see products.keys for the folding rule). The database itself refuses `widget-1` beside
+    `WIDGET-1`, whoever writes, and the key is a plain column with a unique constraint, so the
+    import can upsert with `bulk_create(update_conflicts=True, unique_fields=["sku_key"])`
+    (ON CONFLICT needs a column or constraint to arbitrate on, not an expression).
+
+    `created_at` has a database default, so `bulk_create` returns it: the import tells a
+    created row from an updated one by whether the returned value is the one it sent (see
+    products.services.product_upsert_many), with no extra query.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sku = models.CharField(max_length=100)
+    sku_key = models.GeneratedField(
+        expression=SkuKey("sku"),
+        output_field=models.CharField(max_length=100),
+        db_persist=True,
+        editable=False,
+    )
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="", db_default="")
+    active = models.BooleanField(default=True, db_default=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sku_key"],
+                name="product_sku_ci_unique",
+                violation_error_message="A product with this SKU already exists (SKUs ignore case).",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["active", "-created_at"], name="product_active_created_idx"),
+            models.Index(fields=["-created_at", "-id"], name="product_created_idx"),
+            models.Index(fields=["-updated_at"], name="product_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} — {self.name}"

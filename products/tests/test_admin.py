@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from products import services
+from products.models import Product
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:products_product_changelist")
+ADD = reverse("admin:products_product_add")
+
+
+@pytest.fixture
+def products(db):
+    return [
+        services.product_create(sku="RED-1", name="Red shirt", description="cotton"),
+        services.product_create(sku="BLUE-2", name="Blue shirt", description="linen"),
+        services.product_create(sku="MUG-3", name="Mug", description="ceramic", active=False),
+    ]
+
+
+@pytest.mark.quickstart
+def test_index_points_staff_to_products(staff_client):
+    response = staff_client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    assert b"Start here" in response.content
+    assert CHANGELIST.encode() in response.content
+
+
+def test_index_hides_links_the_user_may_not_use(client, make_user):
+    user = make_user("nobody", staff=True)
+    client.force_login(user)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    assert CHANGELIST.encode() not in response.content
+
+
+@pytest.mark.quickstart
+def test_changelist_shows_sku_name_active_and_updated(staff_client, products):
+    response = staff_client.get(CHANGELIST)
+    assert response.status_code == 200
+    content = response.content.decode()
+    for header in ("column-sku", "column-name", "column-active", "column-updated_at"):
+        assert header in content
+    assert "RED-1" in content and "MUG-3" in content
+
+
+@pytest.mark.parametrize("term, expected", [("red-1", {"RED-1"}), ("SHIRT", {"RED-1", "BLUE-2"}), ("ceram", {"MUG-3"})])
+def test_search_by_sku_name_and_description(staff_client, products, term, expected):
+    response = staff_client.get(CHANGELIST, {"q": term})
+    assert {p.sku for p in response.context["cl"].result_list} == expected
+
+
+def test_filter_by_active(staff_client, products):
+    response = staff_client.get(CHANGELIST, {"active__exact": "0"})
+    assert [p.sku for p in response.context["cl"].result_list] == ["MUG-3"]
+
+
+def test_deactivate_and_activate_actions_go_through_the_service(staff_client, products):
+    ids = [str(p.pk) for p in products[:2]]
+    response = staff_client.post(CHANGELIST, {"action": "deactivate", "_selected_action": ids}, follow=True)
+    assert "2 products marked inactive." in response.content.decode()
+    assert set(Product.objects.filter(active=False).values_list("sku", flat=True)) == {"RED-1", "BLUE-2", "MUG-3"}
+
+    staff_client.post(CHANGELIST, {"action": "activate", "_selected_action": [str(products[2].pk)]})
+    assert Product.objects.get(sku="MUG-3").active is True
+
+
+def test_inline_edit_on_the_list_saves_name_and_active(staff_client, products):
+    ordered = list(Product.objects.all())  # the admin's order: newest first
+    data = {
+        "form-TOTAL_FORMS": str(len(ordered)),
+        "form-INITIAL_FORMS": str(len(ordered)),
+        "_save": "Save",
+    }
+    for i, product in enumerate(ordered):
+        data[f"form-{i}-id"] = str(product.pk)
+        data[f"form-{i}-name"] = product.name
+        if product.active:
+            data[f"form-{i}-active"] = "on"
+    target = ordered.index(Product.objects.get(sku="RED-1"))
+    data[f"form-{target}-name"] = "Crimson shirt"
+    data.pop(f"form-{target}-active")
+    response = staff_client.post(CHANGELIST, data)
+    assert response.status_code == 302
+    red = Product.objects.get(sku="RED-1")
+    assert (red.name, red.active) == ("Crimson shirt", False)
+
+
+def test_add_form_creates_a_product(staff_client):
+    response = staff_client.post(ADD, {"sku": " NEW-1 ", "name": "New", "description": "", "active": "on"})
+    assert response.status_code == 302
+    assert Product.objects.get().sku == "NEW-1"
+
+
+def test_add_form_refuses_a_case_variant_sku_with_a_field_error(staff_client, products):
+    response = staff_client.post(ADD, {"sku": "red-1", "name": "Dup", "active": "on"})
+    assert response.status_code == 200
+    assert "already exists" in str(response.context["adminform"].form.errors["sku"])
+    assert Product.objects.count() == 3
+
+
+def test_change_form_updates_through_the_service(staff_client, products):
+    product = products[0]
+    url = reverse("admin:products_product_change", args=[product.pk])
+    response = staff_client.post(url, {"sku": "red-1", "name": "Red", "description": "cotton", "active": "on"})
+    assert response.status_code == 302
+    product.refresh_from_db()
+    assert (product.sku, product.name) == ("red-1", "Red")
+
+
+def test_delete_asks_for_confirmation_then_deletes(staff_client, products):
+    url = reverse("admin:products_product_delete", args=[products[0].pk])
+    assert b"Are you sure" in staff_client.get(url).content
+    staff_client.post(url, {"post": "yes"})
+    assert not Product.objects.filter(sku="RED-1").exists()
+
+
+def test_large_unfiltered_list_shows_the_estimate_without_counting(staff_client, products, monkeypatch):
+    monkeypatch.setattr("fulfil.pagination.table_row_estimate", lambda model, using="default": 1_000_000)
+    response = staff_client.get(CHANGELIST)
+    assert response.context["cl"].result_count == 1_000_000
+    filtered = staff_client.get(CHANGELIST, {"q": "shirt"})
+    assert filtered.context["cl"].result_count == 2  # filtered lists are counted exactly
+
+
+def test_changelist_query_count_does_not_grow_with_rows(staff_client, django_assert_max_num_queries):
+    Product.objects.bulk_create(Product(sku=f"bulk-{i}", name="n") for i in range(200))
+    with django_assert_max_num_queries(12):
+        assert staff_client.get(CHANGELIST).status_code == 200

@@ -1,0 +1,301 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework import status
+
+from products import services
+from products.models import Product
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/api/v1/products"
+
+
+def detail(product) -> str:
+    return f"{LIST}/{product.pk}"
+
+
+def make(sku: str, name: str = "Name", **extra) -> Product:
+    return services.product_create(sku=sku, name=name, **extra)
+
+
+# --- CRUD -------------------------------------------------------------------------------
+
+
+@pytest.mark.quickstart
+def test_create_answers_201_with_the_product(api):
+    response = api.post(LIST, {"sku": "SKU-1", "name": "First", "description": "d"}, format="json")
+    assert response.status_code == status.HTTP_201_CREATED
+    body = response.json()
+    assert body["sku"] == "SKU-1" and body["name"] == "First" and body["active"] is True
+    assert set(body) == {"id", "sku", "name", "description", "active", "created_at", "updated_at"}
+    assert Product.objects.get(pk=body["id"]).description == "d"
+
+
+@pytest.mark.parametrize("path", [LIST, LIST + "/"])
+def test_paths_work_with_and_without_trailing_slash(api, path):
+    assert api.post(path, {"sku": f"s{len(path)}", "name": "n"}, format="json").status_code == 201
+    assert api.get(path).status_code == 200
+
+
+def test_detail_paths_work_with_and_without_trailing_slash(api):
+    product = make("slash")
+    for path in (detail(product), detail(product) + "/"):
+        assert api.get(path).json()["sku"] == "slash"
+    assert api.patch(detail(product) + "/", {"name": "p"}, format="json").status_code == 200
+    assert api.delete(detail(product)).status_code == 204
+
+
+def test_retrieve_update_patch_delete(api):
+    product = make("crud", "Before")
+    assert api.get(detail(product)).json()["name"] == "Before"
+
+    response = api.put(detail(product), {"sku": "crud", "name": "After", "active": False}, format="json")
+    assert response.status_code == 200
+    assert response.json()["active"] is False
+
+    response = api.patch(detail(product), {"description": "new"}, format="json")
+    assert response.json()["description"] == "new" and response.json()["name"] == "After"
+
+    assert api.delete(detail(product)).status_code == status.HTTP_204_NO_CONTENT
+    assert api.get(detail(product)).status_code == status.HTTP_404_NOT_FOUND
+
+
+def test_put_without_required_fields_is_a_400_by_field(api):
+    product = make("put")
+    response = api.put(detail(product), {"description": "only"}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"sku", "name"}
+
+
+@pytest.mark.parametrize("bad_id", [uuid.uuid4(), "not-a-uuid", "123"])
+def test_unknown_or_malformed_id_is_a_json_404(api, bad_id):
+    response = api.get(f"{LIST}/{bad_id}")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+# --- Validation and conflicts -------------------------------------------------------------
+
+
+@pytest.mark.quickstart
+def test_duplicate_sku_ignoring_case_is_a_409_with_a_clear_message(api):
+    existing = make("WIDGET-1")
+    response = api.post(LIST, {"sku": "widget-1", "name": "Dup"}, format="json")
+    assert response.status_code == status.HTTP_409_CONFLICT
+    body = response.json()
+    assert body["code"] == "duplicate_sku"
+    assert "WIDGET-1" in body["detail"] and "ignoring case" in body["detail"]
+    assert body["existing_id"] == str(existing.pk)
+    assert Product.objects.count() == 1
+
+
+def test_renaming_a_sku_onto_another_is_a_409(api):
+    make("taken")
+    other = make("free")
+    response = api.patch(detail(other), {"sku": "TAKEN"}, format="json")
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"name": "no sku"}, "sku"),
+        ({"sku": "   ", "name": "blank sku"}, "sku"),
+        ({"sku": "x" * 101, "name": "long sku"}, "sku"),
+        ({"sku": "ok"}, "name"),
+        ({"sku": "ok", "name": "n" * 256}, "name"),
+        ({"sku": "ok", "name": "n", "active": "maybe"}, "active"),
+    ],
+)
+def test_invalid_input_is_a_400_naming_the_field(api, payload, field):
+    response = api.post(LIST, payload, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert isinstance(response.json()[field], list)
+
+
+def test_malformed_json_is_a_400(api):
+    response = api.post(LIST, "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]
+
+
+def test_unsupported_media_type_is_a_json_415(api):
+    response = api.post(LIST, "<xml/>", content_type="application/xml")
+    assert response.status_code == 415
+    assert "Unsupported media type" in response.json()["detail"]
+
+
+def test_method_not_allowed_is_a_json_405(api):
+    response = api.post(detail(make("m")), {}, format="json")
+    assert response.status_code == 405
+    assert response.json()["detail"] == 'Method "POST" not allowed.'
+
+
+@pytest.mark.quickstart
+def test_unknown_api_path_is_a_json_404(api):
+    response = api.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_unhandled_error_is_a_json_500_without_a_traceback(api, monkeypatch):
+    def explode():
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("products.api.product_list", explode)
+    api.raise_request_exception = False
+    response = api.get(LIST)
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error."}
+    assert b"secret internals" not in response.content
+
+
+# --- Filters, search, ordering, pagination -------------------------------------------------
+
+
+@pytest.fixture
+def catalogue(db):
+    return {
+        "red": make("RED-SHIRT-1", "Red shirt", description="cotton, long sleeves"),
+        "blue": make("blue-shirt-2", "Blue Shirt", description="linen"),
+        "mug": make("MUG-3", "Coffee mug", description="ceramic", active=False),
+    }
+
+
+def skus(response) -> list[str]:
+    assert response.status_code == 200, response.content
+    return sorted(item["sku"] for item in response.json()["results"])
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("sku=shirt", ["RED-SHIRT-1", "blue-shirt-2"]),
+        ("name=SHIRT", ["RED-SHIRT-1", "blue-shirt-2"]),
+        ("description=LIN", ["blue-shirt-2"]),
+        ("sku_exact=red-shirt-1", ["RED-SHIRT-1"]),
+        ("sku_exact=red-shirt", []),
+        ("active=false", ["MUG-3"]),
+        ("active=true", ["RED-SHIRT-1", "blue-shirt-2"]),
+        ("search=ceramic", ["MUG-3"]),
+        ("search=shirt cotton", ["RED-SHIRT-1"]),
+        ("search=MUG", ["MUG-3"]),
+        ("sku=shirt&active=true&name=blue", ["blue-shirt-2"]),
+    ],
+)
+def test_filters(api, catalogue, query, expected):
+    assert skus(api.get(f"{LIST}?{query}")) == expected
+
+
+def test_created_and_updated_after(api, catalogue):
+    past = timezone.now() - timedelta(days=1)
+    Product.objects.filter(sku="MUG-3").update(created_at=past, updated_at=past)
+    since = (timezone.now() - timedelta(hours=1)).isoformat()
+    assert skus(api.get(LIST, {"created_after": since})) == ["RED-SHIRT-1", "blue-shirt-2"]
+    assert skus(api.get(LIST, {"updated_after": since})) == ["RED-SHIRT-1", "blue-shirt-2"]
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [("active=maybe", "active"), ("created_after=yesterday", "created_after"), ("ordering=price", "ordering")],
+)
+def test_bad_filter_values_are_a_400_naming_the_parameter(api, catalogue, query, field):
+    response = api.get(f"{LIST}?{query}")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_ordering(api, catalogue):
+    response = api.get(LIST, {"ordering": "sku"})
+    assert [p["sku"] for p in response.json()["results"]] == ["MUG-3", "RED-SHIRT-1", "blue-shirt-2"]
+    response = api.get(LIST, {"ordering": "-name"})
+    assert [p["name"] for p in response.json()["results"]] == ["Red shirt", "Coffee mug", "Blue Shirt"]
+
+
+def test_default_ordering_is_newest_first(api, catalogue):
+    assert [p["sku"] for p in api.get(LIST).json()["results"]] == ["MUG-3", "blue-shirt-2", "RED-SHIRT-1"]
+
+
+def test_pagination_shape_default_limit_and_bounds(api):
+    Product.objects.bulk_create(Product(sku=f"p-{i:04d}", name="n") for i in range(1005))
+    body = api.get(LIST).json()
+    assert set(body) == {"count", "next", "previous", "results"}
+    assert body["count"] == 1005 and len(body["results"]) == 20 and body["previous"] is None
+    assert "limit=20" in body["next"] and "offset=20" in body["next"]
+
+    assert len(api.get(LIST, {"limit": 5000}).json()["results"]) == 1000  # capped at the maximum
+    page = api.get(LIST, {"limit": 10, "offset": 1000}).json()
+    assert len(page["results"]) == 5 and page["next"] is None
+    assert api.get(LIST, {"offset": 99999}).json()["results"] == []
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=-5", "limit=abc", "offset=-1", "offset=x"])
+def test_nonsense_paging_values_are_a_400(api, query):
+    response = api.get(f"{LIST}?{query}")
+    assert response.status_code == 400
+    assert query.split("=")[0] in response.json()
+
+
+def test_list_runs_a_fixed_number_of_queries(api, django_assert_max_num_queries):
+    Product.objects.bulk_create(Product(sku=f"q-{i}", name="n") for i in range(50))
+    with django_assert_max_num_queries(4):  # token auth, count, page
+        assert api.get(LIST, {"limit": 50}).status_code == 200
+
+
+# --- Authentication and permissions ---------------------------------------------------------
+
+
+@pytest.mark.quickstart
+def test_anonymous_requests_are_refused_with_401(anon):
+    assert anon.get(LIST).status_code == status.HTTP_401_UNAUTHORIZED
+    assert anon.post(LIST, {"sku": "a", "name": "b"}, format="json").status_code == 401
+
+
+def test_invalid_token_is_a_401(anon):
+    anon.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert anon.get(LIST).status_code == 401
+
+
+def test_user_without_permissions_gets_403(client_for):
+    client = client_for()
+    assert client.get(LIST).status_code == status.HTTP_403_FORBIDDEN
+
+
+def test_read_only_permission_reads_but_cannot_write(client_for, catalogue):
+    client = client_for("products.view_product")
+    assert client.get(LIST).status_code == 200
+    assert client.get(detail(catalogue["mug"])).status_code == 200
+    assert client.post(LIST, {"sku": "n", "name": "n"}, format="json").status_code == 403
+    assert client.patch(detail(catalogue["mug"]), {"name": "x"}, format="json").status_code == 403
+    assert client.delete(detail(catalogue["mug"])).status_code == 403
+
+
+def test_read_only_group_from_the_admin_grants_reads(make_user, read_only_group, catalogue):
+    from rest_framework.test import APIClient
+
+    user = make_user("reader")
+    user.groups.add(read_only_group)
+    client = APIClient()
+    client.force_authenticate(user)
+    assert client.get(LIST).status_code == 200
+    assert client.delete(detail(catalogue["red"])).status_code == 403
+
+
+def test_each_write_needs_its_own_permission(client_for, catalogue):
+    client = client_for("products.view_product", "products.add_product")
+    assert client.post(LIST, {"sku": "new", "name": "n"}, format="json").status_code == 201
+    assert client.delete(detail(catalogue["red"])).status_code == 403
+
+
+def test_session_authentication_works_for_the_browsable_api(client, admin_user):
+    client.force_login(admin_user)
+    response = client.get(LIST, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert b"Product List" in response.content
