@@ -194,8 +194,11 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-# Uploads of any size are streamed to a temporary file, never held in memory.
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Uploaded files are streamed to a temporary file, never held in memory, and stopped at the limit.
+FILE_UPLOAD_HANDLERS = [
+    "imports.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10_485_760
 
 # --- Security (DEBUG off) ---------------------------------------------------------------
@@ -285,6 +288,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- FulFil -----------------------------------------------------------------------------
 
 FULFIL_HEALTH_BROKER_TIMEOUT = 2.0
+
+# --- Imports ----------------------------------------------------------------------------
+
+# Rows per transaction; chosen by benchmarks/import_bench.py (see the README's figures).
+IMPORT_CHUNK_SIZE = _int("IMPORT_CHUNK_SIZE", 5000, minimum=1, maximum=50_000)
+# Uploads larger than this are refused with 413.
+IMPORT_MAX_UPLOAD_BYTES = _int("IMPORT_MAX_UPLOAD_BYTES", 1 << 30, minimum=1)
 
 # --- Logging ----------------------------------------------------------------------------
 

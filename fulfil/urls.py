@@ -5,13 +5,18 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from fulfil import views
 from fulfil.routers import Router
+from imports.api import ImportJobViewSet, ProductUploadView, UploadStatusView
 from products.api import ProductViewSet
 
 router = Router()
 router.register("products", ProductViewSet, basename="product")
+router.register("imports", ImportJobViewSet, basename="import")
 
 api_v1 = [
     re_path(r"^hello/?$", views.hello, name="hello"),
+    # Before the router: these would otherwise match products/{id}.
+    re_path(r"^products/upload/?$", ProductUploadView.as_view(), name="upload"),
+    re_path(r"^products/upload/(?P<task_id>[^/]+)/status/?$", UploadStatusView.as_view(), name="upload-status"),
     *router.urls,
 ]
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fulfil.errors import Conflict
+from products.keys import sku_key
 from products.models import Product
 from products.selectors import product_get_by_sku
 
@@ -89,3 +92,68 @@ def product_set_active(*, products: Iterable[Product], active: bool) -> int:
         return 0
     with transaction.atomic():
         return Product.objects.filter(pk__in=ids).update(active=active, updated_at=timezone.now())
+
+
+class ProductValues(Protocol):
+    """One product's values as an import reads them; None means "the file has no such column"."""
+
+    sku: str
+    name: str
+    description: str | None
+    active: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    created: int
+    updated: int
+
+
+UPSERTABLE = ("name", "description", "active")
+
+
+def product_upsert_many(*, rows: Sequence[ProductValues], columns: Collection[str], stamp: datetime) -> UpsertResult:
+    """Create or update products by case-insensitive SKU in one statement; count what happened.
+
+    Only `columns` (of name, description, active) are written on update, and a stored SKU
+    keeps its spelling. Rows repeating a SKU (in any case) are merged first, keeping the
+    first spelling and the last values, because one INSERT ... ON CONFLICT may not touch a
+    row twice; each repeat counts as an update of the product its first occurrence made.
+
+    Created and updated are told apart without a second query: every new row gets
+    `created_at = stamp`, an existing row keeps its own, and `bulk_create` returns
+    `created_at` because it has a database default. `stamp` must be unique to this call.
+    """
+    merged: dict[str, Product] = {}
+    repeats = 0
+    has_description, has_active = "description" in columns, "active" in columns
+    for row in rows:
+        key = sku_key(row.sku)
+        product = merged.get(key)
+        if product is None:
+            merged[key] = Product(
+                sku=row.sku,
+                name=row.name,
+                description=row.description if has_description else "",
+                active=row.active if has_active else True,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+            continue
+        repeats += 1
+        product.name = row.name
+        if has_description:
+            product.description = row.description
+        if has_active:
+            product.active = row.active
+    products = list(merged.values())
+    if not products:
+        return UpsertResult(created=0, updated=0)
+    Product.objects.bulk_create(
+        products,
+        update_conflicts=True,
+        unique_fields=["sku_key"],
+        update_fields=[name for name in UPSERTABLE if name in columns] + ["updated_at"],
+    )
+    created = sum(1 for product in products if product.created_at == stamp)
+    return UpsertResult(created=created, updated=len(products) - created + repeats)

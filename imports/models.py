@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+def upload_path(job: ImportJob, filename: str) -> str:
+    return f"imports/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.csv"
+
+
+class ImportJob(models.Model):
+    """One CSV import: its file, who started it, where it is, and what it did.
+
+    The counters and `checkpoint` are written in the same transaction as each chunk of
+    products, so after a crash the job says exactly what was committed and the import
+    resumes from there.
+    """
+
+    class Status(models.TextChoices):
+        # Celery's state names, so the job and the task speak the same language.
+        PENDING = "PENDING", "Queued"
+        STARTED = "STARTED", "Started"
+        PROGRESS = "PROGRESS", "Importing"
+        SUCCESS = "SUCCESS", "Complete"
+        FAILURE = "FAILURE", "Failed"
+        REVOKED = "REVOKED", "Cancelled"
+
+    FINISHED = (Status.SUCCESS, Status.FAILURE, Status.REVOKED)
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", "Upload"
+        COMMAND = "command", "import_csv command"
+
+    file = models.FileField(upload_to=upload_path, max_length=255, blank=True)
+    source_path = models.CharField(
+        max_length=1024, blank=True, help_text="The file on the server, for imports run by import_csv."
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.UPLOAD)
+    original_name = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField(default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_jobs"
+    )
+    task_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    phase = models.CharField(max_length=500, default="Queued")
+    dry_run = models.BooleanField(default=False)
+    chunk_size = models.PositiveIntegerField(default=0, help_text="0: the setting's default.")
+    encoding = models.CharField(max_length=16, blank=True)
+    delimiter = models.CharField(max_length=4, blank=True)
+    columns = models.JSONField(default=list, blank=True, help_text="The known columns the file has.")
+    warnings = models.JSONField(default=list, blank=True)
+    total_rows = models.PositiveIntegerField(null=True, blank=True)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    checkpoint = models.PositiveIntegerField(
+        default=0, help_text="Data records committed so far; a resumed import skips them."
+    )
+    error_message = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} {self.original_name} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def percent(self) -> float:
+        if self.status == self.Status.SUCCESS:
+            return 100.0
+        if not self.total_rows:
+            return 0.0
+        return round(min(100.0, 100.0 * self.processed_rows / self.total_rows), 1)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = self.finished_at or timezone.now()
+        return max((end - self.started_at).total_seconds(), 0.0)
+
+    @property
+    def rows_per_second(self) -> float | None:
+        seconds = self.duration_seconds
+        if not seconds or not self.processed_rows:
+            return None
+        return round(self.processed_rows / seconds, 1)
+
+    @property
+    def file_path(self) -> Path:
+        return Path(self.file.path) if self.file else Path(self.source_path)
+
+
+class ImportRowError(models.Model):
+    """A rejected row: its line in the file, its SKU when known, the column and the reason."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
+    line = models.PositiveIntegerField()
+    sku = models.CharField(max_length=100, blank=True)
+    column = models.CharField(max_length=32, blank=True)
+    reason = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ("job", "line", "id")
+        indexes = [models.Index(fields=["job", "line"], name="import_row_error_job_line_idx")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"

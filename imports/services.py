@@ -1,0 +1,342 @@
+"""CSV imports: accepting a file, running it in chunks, cancelling and retrying.
+
+The upload API, the admin, `manage.py import_csv` and the Celery task all come through here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.utils import timezone
+
+from fulfil.errors import Conflict, ServiceError
+from imports import parsing
+from imports.models import ImportJob, ImportRowError
+from products.keys import sku_key
+from products.selectors import product_existing_keys
+from products.services import UpsertResult, product_upsert_many
+
+logger = logging.getLogger(__name__)
+
+ERROR_PREVIEW = 1000  # row errors shown on the job's status; the report has them all
+
+ProgressCallback = Callable[[ImportJob], None]
+ErrorsCallback = Callable[[Sequence[parsing.RowError]], None]
+
+
+class FileTooLarge(ServiceError):
+    status_code = 413
+    code = "file_too_large"
+
+
+class ImportFailed(Exception):
+    """An import ended without importing: the file could not be read. The job says why."""
+
+
+# --- Accepting a file -------------------------------------------------------------------------
+
+
+def import_file_check(file: BinaryIO) -> parsing.Layout:
+    """The checks made before a file is accepted: not empty, not binary, sku and name columns."""
+    file.seek(0)
+    sample = file.read(64 << 10)
+    file.seek(0)
+    try:
+        return parsing.check_upload(sample)
+    except parsing.FileError as exc:
+        raise ServiceError(str(exc), code="invalid_file") from None
+
+
+def import_job_create(*, upload: UploadedFile, user=None, chunk_size: int | None = None) -> ImportJob:
+    """Store an uploaded CSV, record its job and queue the import once the transaction commits."""
+    limit = settings.IMPORT_MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise FileTooLarge(f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes.")
+    layout = import_file_check(upload.file)
+    job = ImportJob(
+        source=ImportJob.Source.UPLOAD,
+        original_name=Path(upload.name or "upload.csv").name[:255],
+        size_bytes=upload.size or 0,
+        uploaded_by=user if user is not None and user.is_authenticated else None,
+        task_id=str(uuid.uuid4()),
+        chunk_size=chunk_size or 0,
+        columns=list(layout.present),
+        warnings=layout.warnings,
+    )
+    job.file.save(job.original_name, upload, save=False)  # streamed to storage in chunks
+    job.save()
+    _queue(job)
+    return job
+
+
+def _queue(job: ImportJob) -> None:
+    from imports.tasks import process_csv_upload
+
+    transaction.on_commit(lambda: process_csv_upload.apply_async(args=[job.pk], task_id=job.task_id))
+
+
+def import_job_cancel(*, job: ImportJob) -> ImportJob:
+    """Stop an import after its current chunk; what was committed stays. A queued one never starts."""
+    if job.is_finished:
+        raise Conflict(f"Import #{job.pk} has already finished ({job.get_status_display().lower()}).")
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        job.cancel_requested = True
+        fields = ["cancel_requested", "updated_at"]
+        if job.status == ImportJob.Status.PENDING:
+            _finish(job, ImportJob.Status.REVOKED, "Import cancelled before it started", save=False)
+            fields += ["status", "phase", "finished_at"]
+        job.save(update_fields=fields)
+    if job.status == ImportJob.Status.REVOKED and job.task_id:
+        from fulfil.celery import app
+
+        app.control.revoke(job.task_id)
+    return job
+
+
+def import_job_retry(*, job: ImportJob) -> ImportJob:
+    """Run a failed or cancelled import again from its stored file (upserts make this safe)."""
+    if job.status not in (ImportJob.Status.FAILURE, ImportJob.Status.REVOKED):
+        raise Conflict(f"Only a failed or cancelled import can be retried; #{job.pk} is {job.get_status_display()}.")
+    if not job.file_path.is_file():
+        raise Conflict(f"The file of import #{job.pk} is no longer stored; upload it again.")
+    with transaction.atomic():
+        job.row_errors.all().delete()
+        job.task_id = str(uuid.uuid4())
+        job.status, job.phase, job.error_message = ImportJob.Status.PENDING, "Queued", ""
+        job.total_rows, job.processed_rows, job.checkpoint = None, 0, 0
+        job.created_count = job.updated_count = job.error_count = 0
+        job.cancel_requested = False
+        job.started_at = job.finished_at = None
+        job.save()
+        _queue(job)
+    return job
+
+
+# --- Running an import --------------------------------------------------------------------------
+
+
+def import_job_run(
+    *,
+    job: ImportJob,
+    on_progress: ProgressCallback | None = None,
+    on_errors: ErrorsCallback | None = None,
+) -> ImportJob:
+    """Run an import, or resume it from its checkpoint; calling it again for a finished job does nothing.
+
+    Each chunk of rows is upserted, its row errors stored and the job's counters and
+    checkpoint saved in one transaction. A job with `dry_run` set writes nothing at all and
+    counts what would be created and updated.
+    """
+    if job.dry_run:
+        return _Run(job, _Preview(), on_progress, on_errors).execute()
+    with _exclusive(job.pk) as mine:
+        if not mine:
+            logger.info("import %s is running elsewhere; not starting it twice", job.pk)
+            return job
+        job.refresh_from_db()
+        if job.is_finished:
+            return job
+        return _Run(job, product_upsert_many, on_progress, on_errors).execute()
+
+
+class _Preview:
+    """Counts what an upsert would do without writing (dry runs).
+
+    It remembers the keys it would have created, so a SKU repeated further down the file counts
+    as an update, as it would in a real import; that set is the dry run's only growing memory.
+    """
+
+    def __init__(self) -> None:
+        self.created_keys: set[str] = set()
+
+    def __call__(self, *, rows: Sequence[parsing.Row], columns, stamp) -> UpsertResult:
+        keys = {sku_key(row.sku) for row in rows}
+        existing = product_existing_keys(keys=keys - self.created_keys)
+        new = keys - existing - self.created_keys
+        self.created_keys |= new
+        return UpsertResult(created=len(new), updated=len(rows) - len(new))
+
+
+class _Run:
+    def __init__(self, job: ImportJob, upsert, on_progress, on_errors) -> None:
+        self.job = job
+        self.upsert = upsert
+        self.on_progress = on_progress or (lambda job: None)
+        self.on_errors = on_errors or (lambda errors: None)
+        self.persist = not job.dry_run
+        self.last_stamp: datetime | None = None
+
+    def execute(self) -> ImportJob:
+        job = self.job
+        resuming = job.checkpoint > 0
+        job.attempts += 1
+        job.status, job.phase = ImportJob.Status.STARTED, "Parsing CSV"
+        job.started_at = job.started_at or timezone.now()
+        self._save("attempts", "status", "phase", "started_at")
+        self.on_progress(job)
+        try:
+            with job.file_path.open("rb") as file:
+                layout = parsing.inspect(file)
+                job.encoding, job.delimiter = layout.encoding, layout.delimiter
+                job.columns, job.warnings = list(layout.present), layout.warnings
+                job.total_rows = parsing.count_records(file, layout)
+                job.status, job.phase = ImportJob.Status.PROGRESS, "Importing"
+                self._save("encoding", "delimiter", "columns", "warnings", "total_rows", "status", "phase")
+                if not resuming:
+                    _emit("import.started", task_id=job.task_id, filename=job.original_name, total_rows=job.total_rows)
+                self.on_progress(job)
+                rows = parsing.records(file, layout, skip=job.checkpoint)
+                for chunk in _chunks(rows, job.chunk_size or settings.IMPORT_CHUNK_SIZE):
+                    self._import_chunk(chunk, layout.present)
+                    self.on_progress(job)
+                    if self._cancel_requested():
+                        _finish(job, ImportJob.Status.REVOKED, "Import cancelled", save=self.persist)
+                        self.on_progress(job)
+                        return job
+        except FileNotFoundError:
+            return self._fail("the uploaded file is no longer stored")
+        except parsing.FileError as exc:
+            return self._fail(str(exc))
+        except Exception:
+            logger.exception("import %s failed", job.pk)
+            with contextlib.suppress(Exception):  # the database itself may be what failed
+                self._fail("an internal error stopped it; the rows committed so far stay")
+            raise
+        _finish(job, ImportJob.Status.SUCCESS, "Import complete", save=self.persist)
+        _emit("import.completed", task_id=job.task_id, created=job.created_count, updated=job.updated_count,
+              errors=job.error_count)  # fmt: skip
+        self.on_progress(job)
+        return job
+
+    def _import_chunk(self, chunk: list[parsing.Row | parsing.RowError], columns: tuple[str, ...]) -> None:
+        job = self.job
+        valid = [item for item in chunk if type(item) is parsing.Row]
+        errors = [item for item in chunk if type(item) is not parsing.Row]
+        with transaction.atomic() if self.persist else contextlib.nullcontext():
+            result = self.upsert(rows=valid, columns=columns, stamp=self._stamp())
+            job.processed_rows += len(chunk)
+            job.checkpoint = job.processed_rows
+            job.created_count += result.created
+            job.updated_count += result.updated
+            job.error_count += len(errors)
+            if self.persist:
+                ImportRowError.objects.bulk_create(
+                    ImportRowError(job=job, line=e.line, sku=e.sku[:100], column=e.column, reason=e.reason[:500])
+                    for e in errors
+                )
+                self._save("processed_rows", "checkpoint", "created_count", "updated_count", "error_count")
+        if errors:
+            self.on_errors(errors)
+
+    def _stamp(self) -> datetime:
+        """A creation time unique to this chunk (see product_upsert_many)."""
+        stamp = timezone.now()
+        if self.last_stamp is not None and stamp <= self.last_stamp:
+            stamp = self.last_stamp + timedelta(microseconds=1)
+        self.last_stamp = stamp
+        return stamp
+
+    def _cancel_requested(self) -> bool:
+        if not self.persist:
+            return False
+        return ImportJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+
+    def _fail(self, reason: str) -> ImportJob:
+        job = self.job
+        job.error_message = reason
+        _finish(job, ImportJob.Status.FAILURE, f"Import failed: {reason}", save=False)
+        self._save("error_message", "status", "phase", "finished_at")
+        _emit("import.failed", task_id=job.task_id, error=reason)
+        self.on_progress(job)
+        return job
+
+    def _save(self, *fields: str) -> None:
+        if self.persist:
+            self.job.save(update_fields=[*fields, "updated_at"])
+
+
+def _finish(job: ImportJob, status: str, phase: str, *, save: bool) -> None:
+    job.status, job.phase, job.finished_at = status, phase, timezone.now()
+    if save:
+        job.save(update_fields=["status", "phase", "finished_at", "updated_at"])
+
+
+def _chunks(items: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+@contextlib.contextmanager
+def _exclusive(job_id: int) -> Iterator[bool]:
+    """Hold a PostgreSQL session lock on the job while it runs, so a task delivered twice (a broker
+    redelivery while the first run is alive) never runs the same import twice at once. The lock
+    dies with the connection, so a killed worker never leaves it behind."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, job_id])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, job_id])
+
+
+_LOCK_NAMESPACE = 7301  # advisory lock class for import jobs
+
+
+def _emit(event: str, **data) -> None:
+    """Tell the webhooks app about an import event (a no-op until webhooks are configured)."""
+    try:
+        from webhooks.events import event_emit
+    except ImportError:
+        return
+    event_emit(event=event, data=data)
+
+
+# --- Reading results ------------------------------------------------------------------------
+
+
+def import_job_status(job: ImportJob, *, error_limit: int = 20) -> dict:
+    """What the status endpoint, the admin's progress page and the task state all report."""
+    from django.urls import reverse
+
+    return {
+        "job_id": job.pk,
+        "task_id": job.task_id,
+        "status": job.status,
+        "phase": job.phase,
+        "filename": job.original_name,
+        "current": job.processed_rows,
+        "total": job.total_rows,
+        "created": job.created_count,
+        "updated": job.updated_count,
+        "errors": job.error_count,
+        "percent": job.percent,
+        "rows_per_second": job.rows_per_second,
+        "warnings": job.warnings,
+        "error_message": job.error_message,
+        "row_errors": [
+            {"line": e.line, "sku": e.sku, "column": e.column, "reason": e.reason}
+            for e in job.row_errors.all()[:error_limit]
+        ]
+        if job.pk and job.error_count
+        else [],
+        "error_report_url": reverse("v1:import-errors", args=[job.pk]) if job.pk and job.error_count else None,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
