@@ -282,8 +282,27 @@ CELERY_TASK_ROUTES = {
     "products.tasks.*": {"queue": "imports"},
     "webhooks.tasks.*": {"queue": "webhooks"},
 }
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "webhooks-prune-delivery-log": {
+        "task": "webhooks.tasks.webhook_delivery_log_prune_task",
+        "schedule": 6 * 60 * 60,  # seconds
+    },
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Webhooks ---------------------------------------------------------------------------
+
+# Off: webhook URLs that are or resolve to loopback, private or shared addresses are refused
+# (checked when connecting, on every attempt). On: allowed, for self-hosted receivers. Link-local
+# (cloud metadata), multicast and reserved addresses are refused either way.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = _bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+WEBHOOK_REQUIRE_HTTPS = _bool("WEBHOOK_REQUIRE_HTTPS", False)
+# Longest wait before a retry, in seconds (also caps Retry-After). At most an hour: a retry is a
+# delayed broker message and must come due within the broker's visibility timeout (3900 s).
+WEBHOOK_RETRY_BACKOFF_MAX = _int("WEBHOOK_RETRY_BACKOFF_MAX", 3600, maximum=3600)
+# A webhook is disabled after this many failed deliveries in a row (0: never).
+WEBHOOK_DISABLE_AFTER_FAILURES = _int("WEBHOOK_DISABLE_AFTER_FAILURES", 10)
+WEBHOOK_LOG_RETENTION_DAYS = _int("WEBHOOK_LOG_RETENTION_DAYS", 30, minimum=1)
 
 # --- FulFil -----------------------------------------------------------------------------
 

@@ -7,9 +7,11 @@ from fulfil import views
 from fulfil.routers import Router
 from imports.api import ImportJobViewSet, ProductUploadView, UploadStatusView
 from products.api import ProductViewSet
+from webhooks.api import WebhookViewSet
 
 router = Router()
 router.register("products", ProductViewSet, basename="product")
+router.register("webhooks", WebhookViewSet, basename="webhook")  # webhooks
 router.register("imports", ImportJobViewSet, basename="import")
 
 api_v1 = [

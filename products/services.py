@@ -15,6 +15,7 @@ from fulfil.errors import Conflict
 from products.keys import sku_key
 from products.models import Product
 from products.selectors import product_get_by_sku
+from webhooks import events as webhook_events
 
 EDITABLE_FIELDS = ("sku", "name", "description", "active")
 
@@ -62,6 +63,7 @@ def product_create(*, sku: str, name: str, description: str = "", active: bool =
     values = _clean({"sku": sku, "name": name, "description": description, "active": active})
     product = Product(**values)
     _save(product)
+    webhook_events.product_event_emit(event=webhook_events.PRODUCT_CREATED, products=[product])
     return product
 
 
@@ -77,21 +79,29 @@ def product_update(*, product: Product, **changes: Any) -> Product:
     _save(product, update_fields=[*changed, "updated_at"])
     if "sku" in changed:
         product.refresh_from_db(fields=["sku_key"])
+    webhook_events.product_event_emit(event=webhook_events.PRODUCT_UPDATED, products=[product])
     return product
 
 
 def product_delete(*, product: Product) -> None:
     """Delete one product."""
-    product.delete()
+    with transaction.atomic():
+        webhook_events.product_event_emit(event=webhook_events.PRODUCT_DELETED, products=[product])
+        product.delete()
 
 
 def product_set_active(*, products: Iterable[Product], active: bool) -> int:
     """Activate or deactivate products; returns how many actually changed."""
-    ids = [product.pk for product in products if product.active != active]
-    if not ids:
+    changed = [product for product in products if product.active != active]
+    if not changed:
         return 0
+    now = timezone.now()
     with transaction.atomic():
-        return Product.objects.filter(pk__in=ids).update(active=active, updated_at=timezone.now())
+        count = Product.objects.filter(pk__in=[product.pk for product in changed]).update(active=active, updated_at=now)
+        for product in changed:
+            product.active, product.updated_at = active, now
+        webhook_events.product_event_emit(event=webhook_events.PRODUCT_UPDATED, products=changed)
+    return count
 
 
 class ProductValues(Protocol):

@@ -1,0 +1,262 @@
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.defaultfilters import truncatechars
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import ngettext
+
+from fulfil.errors import ServiceError
+from webhooks import services
+from webhooks.events import EVENTS, TEST_EVENT
+from webhooks.models import Webhook, WebhookDelivery
+
+FORM_FIELDS = ("url", "description", "events", "is_active", "headers", "retry_count", "timeout_seconds")
+
+
+class WebhookForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https", widget=forms.URLInput(attrs={"size": 80}))
+    events = forms.MultipleChoiceField(
+        choices=[(event, event) for event in EVENTS], widget=forms.CheckboxSelectMultiple
+    )
+    secret = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=255,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Signs every request. Leave empty to keep the current secret.",
+    )
+    clear_secret = forms.BooleanField(required=False, label="Remove the secret")
+
+    class Meta:
+        model = Webhook
+        fields = (*FORM_FIELDS, "secret")
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.secret:
+            self.fields["secret"].help_text = "A secret is set. Leave empty to keep it, or type a new one."
+
+    def changes(self) -> dict:
+        """The values to hand to the service; the secret only when it is replaced or removed."""
+        values = {field: self.cleaned_data[field] for field in FORM_FIELDS}
+        if self.cleaned_data.get("clear_secret"):
+            values["secret"] = ""
+        elif self.cleaned_data.get("secret"):
+            values["secret"] = self.cleaned_data["secret"]
+        return values
+
+
+class SendTestForm(forms.Form):
+    event = forms.ChoiceField(choices=[(event, event) for event in (TEST_EVENT, *EVENTS)], initial=TEST_EVENT)
+    payload = forms.JSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
+        help_text="The event's data as a JSON object; empty sends a short test message.",
+    )
+
+    def clean_payload(self):
+        payload = self.cleaned_data["payload"]
+        if payload is not None and not isinstance(payload, dict):
+            raise ValidationError("Give a JSON object.")
+        return payload
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    form = WebhookForm
+    change_form_template = "admin/webhooks/webhook/change_form.html"
+    list_display = ("url", "events_display", "is_active", "success_rate_display", "last_triggered_at", "error_display")
+    list_filter = ("is_active",)
+    search_fields = ("url", "description")
+    actions = ("enable", "disable")
+    readonly_fields = (
+        "last_triggered_at",
+        "last_error",
+        "success_count",
+        "failure_count",
+        "consecutive_failures",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("url", "description", "events", "is_active")}),
+        ("Signing and headers", {"fields": ("secret", "clear_secret", "headers")}),
+        ("Delivery", {"fields": ("retry_count", "timeout_seconds")}),
+        (
+            "Status",
+            {
+                "fields": (
+                    "last_triggered_at",
+                    "last_error",
+                    ("success_count", "failure_count", "consecutive_failures"),
+                    ("created_at", "updated_at"),
+                )
+            },
+        ),
+    )
+
+    @admin.display(description="events")
+    def events_display(self, webhook: Webhook) -> str:
+        return ", ".join(webhook.events)
+
+    @admin.display(description="success rate")
+    def success_rate_display(self, webhook: Webhook) -> str:
+        rate = webhook.success_rate
+        if rate is None:
+            return "–"
+        return f"{rate:.0%} of {webhook.success_count + webhook.failure_count}"
+
+    @admin.display(description="last error")
+    def error_display(self, webhook: Webhook) -> str:
+        return truncatechars(webhook.last_error, 80)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            saved = services.webhook_update(webhook=Webhook.objects.get(pk=obj.pk), **form.changes())
+        else:
+            saved = services.webhook_create(**form.changes())
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        services.webhook_delete(webhook=obj)
+
+    def delete_queryset(self, request, queryset):
+        for webhook in queryset:
+            services.webhook_delete(webhook=webhook)
+
+    @admin.action(description="Enable selected webhooks", permissions=["change"])
+    def enable(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
+        self._set_active(request, queryset, True)
+
+    @admin.action(description="Disable selected webhooks", permissions=["change"])
+    def disable(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
+        self._set_active(request, queryset, False)
+
+    def _set_active(self, request: HttpRequest, queryset: QuerySet[Webhook], active: bool) -> None:
+        changed = services.webhook_set_active(webhooks=queryset, active=active)
+        state = "enabled" if active else "disabled"
+        message = ngettext("%(count)d webhook %(state)s.", "%(count)d webhooks %(state)s.", changed)
+        self.message_user(request, message % {"count": changed, "state": state}, messages.SUCCESS)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.send_test_view)
+        return [path("<path:object_id>/send-test/", view, name="webhooks_webhook_send_test"), *super().get_urls()]
+
+    def send_test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET: a form to pick the event and data. POST: send it now and show what came back."""
+        webhook = self.get_object(request, unquote(object_id))
+        if webhook is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, webhook):
+            raise PermissionDenied
+        form = SendTestForm(request.POST or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = services.webhook_send_test(
+                    webhook=webhook, event=form.cleaned_data["event"], data=form.cleaned_data["payload"]
+                )
+            except ServiceError as exc:
+                form.add_error(None, str(exc))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": webhook,
+            "title": f"Send a test to {webhook.url}",
+            "form": form,
+            "result": result,
+            "log_url": reverse("admin:webhooks_webhookdelivery_changelist") + f"?webhook__id__exact={webhook.pk}",
+        }
+        return TemplateResponse(request, "admin/webhooks/webhook/send_test.html", context)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log: read-only, one row per attempt; failed ones can be sent again."""
+
+    list_display = (
+        "created_at",
+        "webhook",
+        "event",
+        "attempt",
+        "trigger",
+        "success",
+        "status_code",
+        "response_time_ms",
+        "error_display",
+    )
+    list_filter = ("success", "trigger", "event", "webhook")
+    list_select_related = ("webhook",)
+    search_fields = ("=delivery_id",)
+    search_help_text = "Search by delivery id (the webhook-id header)."
+    actions = ("redeliver",)
+    fields = (
+        "webhook",
+        "event",
+        "delivery_id",
+        "attempt",
+        "trigger",
+        "url",
+        "success",
+        "status_code",
+        "response_time_ms",
+        "error",
+        "next_attempt_at",
+        "created_at",
+        "request_headers_display",
+        "payload_display",
+        "response_body",
+    )
+    readonly_fields = fields
+    list_per_page = 50
+
+    @admin.display(description="error")
+    def error_display(self, delivery: WebhookDelivery) -> str:
+        return truncatechars(delivery.error, 60)
+
+    @admin.display(description="request headers")
+    def request_headers_display(self, delivery: WebhookDelivery) -> str:
+        return json.dumps(delivery.request_headers, indent=2)
+
+    @admin.display(description="payload")
+    def payload_display(self, delivery: WebhookDelivery) -> str:
+        return json.dumps(delivery.payload, indent=2, ensure_ascii=False)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("webhooks.view_webhook") or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_redeliver_permission(self, request) -> bool:
+        return request.user.has_perm("webhooks.change_webhook")
+
+    @admin.action(description="Redeliver selected deliveries", permissions=["redeliver"])
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        queued, refused = 0, []
+        for delivery in queryset.select_related("webhook"):
+            try:
+                services.webhook_redeliver(delivery=delivery)
+                queued += 1
+            except ServiceError as exc:
+                refused.append(f"{delivery.webhook}: {exc}")
+        if queued:
+            message = ngettext("%(count)d delivery queued again.", "%(count)d deliveries queued again.", queued)
+            self.message_user(request, message % {"count": queued}, messages.SUCCESS)
+        for reason in dict.fromkeys(refused):
+            self.message_user(request, reason, messages.ERROR)

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+
+from fulfil.permissions import ModelPermissions
+from webhooks import services
+from webhooks.models import WebhookDelivery
+from webhooks.selectors import webhook_delivery_list, webhook_list
+from webhooks.serializers import (
+    WebhookDeliverySerializer,
+    WebhookRedeliverySerializer,
+    WebhookSerializer,
+    WebhookTestResultSerializer,
+    WebhookTestSerializer,
+)
+
+
+class ChangePermission(ModelPermissions):
+    """POST actions that act on an existing webhook (send a test, redeliver) need `change`."""
+
+    perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+class WebhookViewSet(viewsets.ModelViewSet):
+    """Webhooks. Writes go through webhooks.services; the secret is write-only (see has_secret)."""
+
+    serializer_class = WebhookSerializer
+    filter_backends = ()
+
+    def get_queryset(self):
+        return webhook_list()
+
+    def perform_create(self, serializer):
+        serializer.instance = services.webhook_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.webhook_update(webhook=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.webhook_delete(webhook=instance)
+
+    @extend_schema(request=WebhookTestSerializer, responses={200: WebhookTestResultSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[ChangePermission])
+    def test(self, request, pk=None):
+        """Send one signed test event now (no retries) and answer with what the receiver said."""
+        webhook = self.get_object()
+        serializer = WebhookTestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.webhook_send_test(
+            webhook=webhook, event=serializer.validated_data["event"], data=serializer.validated_data.get("payload")
+        )
+        return Response(result.as_dict())
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("event", OpenApiTypes.STR, description="Only this event."),
+            OpenApiParameter("success", OpenApiTypes.BOOL, description="Only successful (true) or failed attempts."),
+        ],
+        responses={200: WebhookDeliverySerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"])
+    def logs(self, request, pk=None):
+        """The delivery log, one entry per attempt, newest first."""
+        webhook = self.get_object()
+        raw = request.query_params.get("success", "")
+        if raw.lower() not in ("", "true", "false"):
+            raise exceptions.ValidationError({"success": [f"Must be true or false, got {raw!r}."]})
+        deliveries = webhook_delivery_list(
+            webhook=webhook,
+            event=request.query_params.get("event") or None,
+            success=None if raw == "" else raw.lower() == "true",
+        )
+        page = self.paginate_queryset(deliveries)
+        return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("log_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        responses={202: WebhookRedeliverySerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"logs/(?P<log_id>[^/.]+)/redeliver",
+        permission_classes=[ChangePermission],
+    )
+    def redeliver(self, request, pk=None, log_id=None):
+        """Queue the logged delivery again: the same payload and webhook-id, one attempt."""
+        webhook = self.get_object()
+        delivery = get_object_or_404(WebhookDelivery.objects.select_related("webhook"), webhook=webhook, pk=log_id)
+        queued = services.webhook_redeliver(delivery=delivery)
+        body = {"detail": "Redelivery queued.", "delivery_id": queued.delivery_id, "attempt": queued.attempt}
+        return Response(WebhookRedeliverySerializer(body).data, status=status.HTTP_202_ACCEPTED)

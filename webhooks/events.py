@@ -1,0 +1,108 @@
+"""What fires, and when: the event names, their payloads, and `event_emit`.
+
+An emitted event goes nowhere until the surrounding transaction commits (a rolled-back change
+fires nothing). Then, if any enabled webhook listens for it, one small task is queued; the worker
+fans it out into one delivery task per webhook, so a request pays for one query and at most one
+broker message whatever the number of webhooks.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from products.models import Product
+
+logger = logging.getLogger(__name__)
+
+PRODUCT_CREATED = "product.created"
+PRODUCT_UPDATED = "product.updated"
+PRODUCT_DELETED = "product.deleted"
+IMPORT_STARTED = "import.started"
+IMPORT_COMPLETED = "import.completed"
+IMPORT_FAILED = "import.failed"
+PRODUCTS_BULK_DELETED = "products.bulk_deleted"
+
+# Every event a webhook can subscribe to, and the keys of its `data`.
+EVENTS: dict[str, tuple[str, ...]] = {
+    PRODUCT_CREATED: ("id", "sku", "name", "description", "active", "created_at"),
+    PRODUCT_UPDATED: ("id", "sku", "name", "description", "active", "updated_at"),
+    PRODUCT_DELETED: ("id", "sku", "name"),
+    IMPORT_STARTED: ("task_id", "filename", "total_rows"),
+    IMPORT_COMPLETED: ("task_id", "created", "updated", "errors"),
+    IMPORT_FAILED: ("task_id", "error"),
+    PRODUCTS_BULK_DELETED: ("task_id", "count"),
+}
+# Sent only by the test endpoint and the admin's "Send test" button.
+TEST_EVENT = "webhook.test"
+
+_BATCH = 200  # events per dispatch message when many change at once
+
+
+def isoformat(moment: datetime | None) -> str | None:
+    """ISO 8601 as the API writes it (UTC as Z)."""
+    if moment is None:
+        return None
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def event_payload(*, event: str, data: Mapping[str, Any], timestamp: str | None = None) -> dict[str, Any]:
+    """The body every receiver gets: {"event", "timestamp", "data"}, as the original service."""
+    return {"event": event, "timestamp": timestamp or isoformat(timezone.now()), "data": dict(data)}
+
+
+def event_emit(*, event: str, data: Mapping[str, Any]) -> None:
+    """Send `event` with `data` (JSON-ready) to the webhooks listening for it, once the transaction commits."""
+    event_emit_many(event=event, data_list=[data])
+
+
+def event_emit_many(*, event: str, data_list: Iterable[Mapping[str, Any]]) -> None:
+    """`event_emit` for several changes at once: one on-commit hook, one query, few messages."""
+    if event not in EVENTS:
+        raise ValueError(f"Unknown webhook event {event!r}")
+    timestamp = isoformat(timezone.now())
+    messages = [
+        {"event_id": str(uuid.uuid4()), "payload": event_payload(event=event, data=data, timestamp=timestamp)}
+        for data in data_list
+    ]
+    if messages:
+        # robust: the change has committed; a broker hiccup must not turn it into a 500.
+        transaction.on_commit(partial(_dispatch, event, messages), robust=True)
+
+
+def _dispatch(event: str, messages: list[dict[str, Any]]) -> None:
+    from webhooks.selectors import webhook_ids_for_event
+    from webhooks.tasks import webhook_event_dispatch_task
+
+    if not webhook_ids_for_event(event=event):
+        return
+    for start in range(0, len(messages), _BATCH):
+        webhook_event_dispatch_task.delay(event=event, messages=messages[start : start + _BATCH])
+
+
+def product_data(*, event: str, product: Product) -> dict[str, Any]:
+    """The `data` of a product event."""
+    values = {
+        "id": str(product.pk),
+        "sku": product.sku,
+        "name": product.name,
+        "description": product.description,
+        "active": product.active,
+        "created_at": isoformat(product.created_at),
+        "updated_at": isoformat(product.updated_at),
+    }
+    return {key: values[key] for key in EVENTS[event]}
+
+
+def product_event_emit(*, event: str, products: Iterable[Product]) -> None:
+    """Emit a product.* event for each product (call it before a delete: the data is taken now)."""
+    event_emit_many(event=event, data_list=[product_data(event=event, product=product) for product in products])

@@ -1,0 +1,295 @@
+"""Delivery against a real local receiver: headers, signatures, retries, disabling, the log."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import time
+import uuid
+from datetime import timedelta
+from email.utils import format_datetime
+
+import pytest
+from django.utils import timezone
+
+from webhooks import services
+from webhooks.models import Webhook, WebhookDelivery
+from webhooks.tasks import webhook_deliver_task
+from webhooks.tests.conftest import legacy_signature_ok, standard_signature_ok
+
+pytestmark = pytest.mark.django_db
+
+Trigger = WebhookDelivery.Trigger
+
+
+def attempts(webhook: Webhook) -> list[WebhookDelivery]:
+    return list(webhook.deliveries.order_by("attempt"))
+
+
+# --- What is sent ------------------------------------------------------------------------
+
+
+@pytest.mark.quickstart
+def test_delivery_posts_the_payload_as_json_with_the_original_headers(receiver, make_webhook, emit):
+    make_webhook()
+    emit("product.created", {"id": "p-1", "sku": "SKU-1"})
+    [request] = receiver.wait_for(1)
+    assert request.method == "POST" and request.path == "/hook"
+    assert request.header("Content-Type") == "application/json"
+    assert request.header("User-Agent") == "FulFil-Webhook/1.0"
+    assert request.header("X-Webhook-Event") == "product.created"
+    assert set(request.json) == {"event", "timestamp", "data"}
+    assert request.json["event"] == "product.created"
+    assert request.json["data"] == {"id": "p-1", "sku": "SKU-1"}
+
+
+def test_both_signatures_verify_with_an_independent_verifier(receiver, make_webhook, emit):
+    make_webhook(secret="s3cret-ünïcode")
+    emit()
+    [request] = receiver.wait_for(1)
+    assert legacy_signature_ok("s3cret-ünïcode", request.body, request.header("X-Webhook-Signature"))
+    assert standard_signature_ok("s3cret-ünïcode", request)
+    assert not legacy_signature_ok("other", request.body, request.header("X-Webhook-Signature"))
+    assert not standard_signature_ok("other", request)
+
+
+def test_a_whsec_secret_is_base64_decoded_for_the_standard_signature_only(receiver, make_webhook, emit):
+    secret = "whsec_" + base64.b64encode(b"raw key bytes \x00\xff").decode()
+    make_webhook(secret=secret)
+    emit()
+    [request] = receiver.wait_for(1)
+    assert standard_signature_ok(secret, request)
+    assert legacy_signature_ok(secret, request.body, request.header("X-Webhook-Signature"))
+
+
+def test_a_replayed_old_request_fails_the_standard_verification(receiver, make_webhook, emit):
+    make_webhook(secret="k")
+    emit()
+    [request] = receiver.wait_for(1)
+    request.headers["webhook-timestamp"] = str(int(time.time()) - 3600)
+    assert not standard_signature_ok("k", request)
+
+
+def test_without_a_secret_no_signature_is_sent_but_the_id_and_timestamp_are(receiver, make_webhook, emit):
+    make_webhook()
+    emit()
+    [request] = receiver.wait_for(1)
+    assert request.header("X-Webhook-Signature") is None and request.header("webhook-signature") is None
+    assert uuid.UUID(request.header("webhook-id"))
+    assert abs(int(request.header("webhook-timestamp")) - time.time()) < 60
+
+
+def test_custom_headers_are_sent_and_secret_looking_ones_are_masked_in_the_log(receiver, make_webhook, emit):
+    webhook = make_webhook(secret="k", headers={"Authorization": "Bearer abc", "X-Tenant": "acme", "X-Api-Key": "k1"})
+    emit()
+    [request] = receiver.wait_for(1)
+    assert request.header("Authorization") == "Bearer abc"
+    assert request.header("X-Tenant") == "acme" and request.header("X-Api-Key") == "k1"
+    logged = webhook.deliveries.get().request_headers
+    assert logged["Authorization"] == "********" and logged["X-Api-Key"] == "********"
+    assert logged["X-Tenant"] == "acme"
+    assert logged["X-Webhook-Signature"] == "sha256=********"
+    assert logged["webhook-signature"] == "v1,********"
+    assert logged["webhook-id"] == request.header("webhook-id")
+    assert "Bearer abc" not in str(logged) and request.header("X-Webhook-Signature") not in str(logged)
+
+
+def test_a_successful_attempt_is_logged_and_counted(receiver, make_webhook, emit):
+    webhook = make_webhook()
+    receiver.reply(201, b'{"received": true}')
+    emit()
+    [log] = attempts(webhook)
+    assert (log.success, log.status_code, log.attempt, log.trigger) == (True, 201, 1, Trigger.EVENT)
+    assert log.response_body == '{"received": true}' and log.error == "" and log.response_time_ms is not None
+    assert log.url == webhook.url and log.payload["event"] == "product.created"
+    webhook.refresh_from_db()
+    assert (webhook.success_count, webhook.failure_count) == (1, 0)
+    assert webhook.last_triggered_at is not None and webhook.last_error == ""
+
+
+def test_the_response_body_is_logged_up_to_16_kb(receiver, make_webhook, emit):
+    webhook = make_webhook()
+    receiver.reply(200, b"x" * 40_000)
+    emit()
+    assert len(webhook.deliveries.get().response_body) == 16 * 1024
+
+
+# --- Retries -----------------------------------------------------------------------------
+
+
+def test_a_500_is_retried_up_to_retry_count_with_the_same_webhook_id(receiver, make_webhook, emit):
+    webhook = make_webhook(retry_count=3, secret="k")
+    for _ in range(4):
+        receiver.reply(500, b"boom")
+    emit()
+    requests = receiver.wait_for(4)
+    assert len(requests) == 4
+    assert len({r.header("webhook-id") for r in requests}) == 1
+    assert all(standard_signature_ok("k", r) for r in requests)
+    logs = attempts(webhook)
+    assert [log.attempt for log in logs] == [1, 2, 3, 4]
+    assert [log.trigger for log in logs] == [Trigger.EVENT, Trigger.RETRY, Trigger.RETRY, Trigger.RETRY]
+    assert all(log.next_attempt_at is not None for log in logs[:3]) and logs[3].next_attempt_at is None
+    assert logs[0].error == "HTTP 500 Internal Server Error"
+    webhook.refresh_from_db()
+    assert (webhook.failure_count, webhook.consecutive_failures) == (4, 1)
+    assert webhook.last_error == "HTTP 500 Internal Server Error" and webhook.is_active
+
+
+def test_a_retry_that_succeeds_ends_the_delivery(receiver, make_webhook, emit):
+    webhook = make_webhook(retry_count=5)
+    receiver.reply(503)
+    emit()
+    assert len(receiver.wait_for(2)) == 2
+    assert [log.success for log in attempts(webhook)] == [False, True]
+    webhook.refresh_from_db()
+    assert (webhook.success_count, webhook.failure_count, webhook.consecutive_failures) == (1, 1, 0)
+    assert webhook.last_error == ""
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 422])
+def test_other_4xx_are_not_retried(receiver, make_webhook, emit, status):
+    webhook = make_webhook(retry_count=3)
+    receiver.reply(status)
+    emit()
+    time.sleep(0.05)
+    assert len(receiver.requests) == 1
+    [log] = attempts(webhook)
+    assert log.status_code == status and not log.success and log.next_attempt_at is None
+
+
+def test_a_429_is_retried_after_the_delay_in_its_retry_after(receiver, make_webhook, emit, settings):
+    settings.WEBHOOK_RETRY_BACKOFF_MAX = 3600
+    webhook = make_webhook(retry_count=1)
+    receiver.reply(429, headers={"Retry-After": "120"})
+    emit()
+    first, second = attempts(webhook)
+    assert first.status_code == 429 and second.success
+    due = (first.next_attempt_at - first.created_at).total_seconds()
+    assert 119 <= due <= 121
+
+
+def test_a_timeout_is_retried(receiver, make_webhook, emit):
+    webhook = make_webhook(retry_count=1, timeout_seconds=1)
+    receiver.reply(200, delay=1.5)
+    emit()
+    first, second = attempts(webhook)
+    assert first.status_code is None and "No response within 1 s" in first.error
+    assert second.success and second.trigger == Trigger.RETRY
+
+
+def test_a_refused_connection_is_retried_then_given_up(make_webhook, emit):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    webhook = make_webhook(url=f"http://127.0.0.1:{port}/hook", retry_count=2)
+    emit()
+    logs = attempts(webhook)
+    assert len(logs) == 3
+    assert all(log.status_code is None and log.error.startswith("Connection failed") for log in logs)
+
+
+def test_redirects_are_not_followed_and_count_as_failures(receiver, make_webhook, emit):
+    webhook = make_webhook(retry_count=3)
+    receiver.reply(302, headers={"Location": receiver.url("/elsewhere")})
+    emit()
+    time.sleep(0.05)
+    assert [r.path for r in receiver.requests] == ["/hook"]
+    [log] = attempts(webhook)
+    assert not log.success and log.status_code == 302
+    assert "not followed" in log.error and "/elsewhere" in log.error
+
+
+def test_backoff_doubles_per_attempt_with_jitter_and_a_cap(settings):
+    settings.WEBHOOK_RETRY_BACKOFF_MAX = 20
+    for attempt, base in [(1, 2), (2, 4), (3, 8), (4, 16)]:
+        delays = {services.retry_delay(attempt=attempt) for _ in range(20)}
+        assert all(base <= delay <= min(20, base * 1.25) for delay in delays)
+        assert len(delays) > 1  # jitter
+    assert services.retry_delay(attempt=9) == 20
+
+
+def test_retry_after_is_understood_in_seconds_and_as_an_http_date_and_capped(settings):
+    settings.WEBHOOK_RETRY_BACKOFF_MAX = 600
+    now = timezone.now()
+    assert services.retry_delay(attempt=1, retry_after="30", now=now) == 30
+    http_date = format_datetime(now + timedelta(seconds=90), usegmt=True)
+    assert 89 <= services.retry_delay(attempt=1, retry_after=http_date, now=now) <= 90
+    assert services.retry_delay(attempt=1, retry_after="86400", now=now) == 600
+    assert 2 <= services.retry_delay(attempt=1, retry_after="soon", now=now) <= 2.5
+
+
+# --- Disabling ---------------------------------------------------------------------------
+
+
+def test_a_410_gone_disables_the_webhook_at_once(receiver, make_webhook, emit):
+    webhook = make_webhook(retry_count=3)
+    receiver.reply(410)
+    emit()
+    emit()
+    assert len(receiver.requests) == 1
+    webhook.refresh_from_db()
+    assert not webhook.is_active and "410 Gone" in webhook.last_error
+
+
+def test_consecutive_failed_deliveries_disable_the_webhook_with_the_reason(receiver, make_webhook, emit, settings):
+    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 2
+    webhook = make_webhook(retry_count=1)
+    for _ in range(4):
+        receiver.reply(500)
+    emit()
+    webhook.refresh_from_db()
+    assert webhook.is_active and webhook.consecutive_failures == 1  # one delivery, two attempts
+    emit()
+    webhook.refresh_from_db()
+    assert not webhook.is_active
+    assert (
+        webhook.last_error
+        == "Disabled after 2 consecutive failed deliveries. Last error: HTTP 500 Internal Server Error"
+    )
+    emit()
+    assert len(receiver.requests) == 4
+
+
+def test_a_success_between_failures_resets_the_run(receiver, make_webhook, emit, settings):
+    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 2
+    webhook = make_webhook(retry_count=0)
+    receiver.reply(500)
+    emit()
+    emit()  # 200
+    receiver.reply(500)
+    emit()
+    webhook.refresh_from_db()
+    assert webhook.is_active and webhook.consecutive_failures == 1
+
+
+def test_enabling_a_disabled_webhook_forgets_its_failures(make_webhook):
+    webhook = make_webhook()
+    Webhook.objects.filter(pk=webhook.pk).update(is_active=False, consecutive_failures=7)
+    webhook.refresh_from_db()
+    services.webhook_update(webhook=webhook, is_active=True)
+    webhook.refresh_from_db()
+    assert webhook.is_active and webhook.consecutive_failures == 0
+
+
+def test_a_pending_retry_of_a_webhook_disabled_meanwhile_is_not_sent(receiver, make_webhook, eager):
+    webhook = make_webhook()
+    webhook.is_active = False
+    webhook.save()
+    webhook_deliver_task.delay(
+        webhook_id=webhook.pk, delivery_id=str(uuid.uuid4()), event="product.created", payload={}, attempt=2
+    )
+    assert receiver.requests == [] and not webhook.deliveries.exists()
+
+
+def test_a_task_delivered_twice_sends_its_attempt_once(receiver, make_webhook, eager):
+    webhook = make_webhook()
+    kwargs = {"webhook_id": webhook.pk, "delivery_id": str(uuid.uuid4()), "event": "product.created", "payload": {}}
+    webhook_deliver_task.delay(**kwargs)
+    webhook_deliver_task.delay(**kwargs)
+    assert len(receiver.requests) == 1 and webhook.deliveries.count() == 1
+
+
+def test_a_task_for_a_deleted_webhook_does_nothing(receiver, eager):
+    webhook_deliver_task.delay(webhook_id=999_999, delivery_id=str(uuid.uuid4()), event="product.created", payload={})
+    assert receiver.requests == []

@@ -1,0 +1,198 @@
+"""Outbound HTTP for webhooks. The only module in FulFil that makes HTTP requests.
+
+Every request has explicit connect and read timeouts, follows no redirects, reads at most 16 KB
+of the answer, ignores proxy settings from the environment, and goes through an SSRF guard: the
+host is resolved when the connection is opened (on every attempt) and every address it resolves
+to is checked before any packet is sent; the socket then connects to those vetted addresses
+only, so a DNS answer that changes between the check and the connect (rebinding) cannot slip
+through.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
+
+MAX_RESPONSE_BYTES = 16 * 1024
+CONNECT_TIMEOUT = 5.0
+
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+_PRIVATE = tuple(ipaddress.ip_network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class DestinationRefused(Exception):
+    """The URL's host is, or resolves to, an address webhooks may not reach."""
+
+
+def refusal_reason(address: str, *, allow_private: bool) -> str | None:
+    """Why webhooks may not connect to this IP address, or None when they may.
+
+    With allow_private, loopback, private (RFC 1918, fc00::/7) and shared (carrier-grade NAT)
+    addresses are allowed for self-hosted receivers; link-local (cloud metadata at
+    169.254.169.254), multicast, unspecified and reserved addresses never are.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return refusal_reason(str(embedded), allow_private=allow_private)
+    if ip.is_unspecified:
+        return "an unspecified address"
+    if ip.is_link_local:
+        return "a link-local address (cloud metadata lives there)"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_loopback:
+        kind = "a loopback address"
+    elif ip in _SHARED:
+        kind = "a shared (carrier-grade NAT) address"
+    elif any(ip in network for network in _PRIVATE):
+        kind = "a private address"
+    elif ip.is_reserved or ip.is_private or not ip.is_global or getattr(ip, "is_site_local", False):
+        return "a reserved address"
+    else:
+        return None
+    return None if allow_private else kind
+
+
+def _guarded_new_conn(self: HTTPConnection) -> socket.socket:
+    """urllib3's HTTPConnection._new_conn, resolving and vetting every address before connecting."""
+    host = self._dns_host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise NameResolutionError(self.host, self, exc) from exc
+    for *_, sockaddr in infos:
+        reason = refusal_reason(sockaddr[0], allow_private=self.allow_private)
+        if reason:
+            shown = host if host == sockaddr[0] else f"{host} resolves to {sockaddr[0]}, which"
+            raise DestinationRefused(f"Refused: {shown} is {reason}.")
+    error: OSError | None = None
+    for family, socktype, proto, _, sockaddr in infos:
+        sock = socket.socket(family, socktype, proto)
+        try:
+            for option in self.socket_options or ():
+                sock.setsockopt(*option)
+            sock.settimeout(self.timeout)
+            sock.connect(sockaddr)
+            return sock
+        except TimeoutError as exc:
+            sock.close()
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise NewConnectionError(self, f"Failed to establish a new connection: {error}") from error
+
+
+@functools.cache
+def _adapter_class(allow_private: bool) -> type[HTTPAdapter]:
+    attrs = {"allow_private": allow_private, "_new_conn": _guarded_new_conn}
+    http_conn = type("GuardedHTTPConnection", (HTTPConnection,), attrs)
+    https_conn = type("GuardedHTTPSConnection", (HTTPSConnection,), attrs)
+    http_pool = type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn})
+    https_pool = type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn})
+
+    class GuardedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
+
+    return GuardedAdapter
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    """What came of one POST. `error` is empty when a response arrived, whatever its status."""
+
+    status_code: int | None = None
+    body: str = ""
+    elapsed_ms: int = 0
+    error: str = ""
+    retry_after: str | None = None
+    location: str | None = None
+    # "response", "timeout", "connection" (could not connect or the connection broke), "refused".
+    outcome: str = "response"
+
+
+def _read_capped(response: requests.Response, deadline: float) -> str:
+    chunks, size = [], 0
+    while size < MAX_RESPONSE_BYTES and time.monotonic() < deadline:
+        try:
+            chunk = response.raw.read(MAX_RESPONSE_BYTES - size, decode_content=True)
+        except (HTTPError, OSError):
+            break  # the status arrived; keep what came of the body
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    # PostgreSQL text cannot hold NUL.
+    return b"".join(chunks).decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
+def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float, allow_private: bool) -> HttpResult:
+    """POST body to url once: no redirects, no retries, the answer's first 16 KB."""
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return round((time.monotonic() - started) * 1000)
+
+    with requests.Session() as session:
+        session.trust_env = False  # a proxy from the environment would bypass the guard
+        session.headers.clear()
+        adapter = _adapter_class(allow_private)(max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        try:
+            response = session.post(
+                url,
+                data=body,
+                headers=headers,
+                timeout=(min(CONNECT_TIMEOUT, timeout), timeout),
+                allow_redirects=False,
+                stream=True,
+            )
+            with response:
+                text = _read_capped(response, started + timeout)
+        except DestinationRefused as exc:
+            return HttpResult(elapsed_ms=elapsed(), error=str(exc), outcome="refused")
+        except requests.ConnectTimeout:
+            message = f"Connection timed out after {min(CONNECT_TIMEOUT, timeout):g} s."
+            return HttpResult(elapsed_ms=elapsed(), error=message, outcome="timeout")
+        except requests.ConnectionError as exc:
+            return HttpResult(elapsed_ms=elapsed(), error=f"Connection failed: {_reason(exc)}", outcome="connection")
+        except requests.Timeout:
+            return HttpResult(elapsed_ms=elapsed(), error=f"No response within {timeout:g} s.", outcome="timeout")
+        except requests.RequestException as exc:
+            return HttpResult(elapsed_ms=elapsed(), error=f"Request failed: {_reason(exc)}", outcome="connection")
+    return HttpResult(
+        status_code=response.status_code,
+        body=text,
+        elapsed_ms=elapsed(),
+        retry_after=response.headers.get("Retry-After"),
+        location=response.headers.get("Location"),
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost message of a requests/urllib3 exception chain, e.g. "[Errno 111] Connection refused"."""
+    while True:
+        inner = exc.__cause__ or getattr(exc, "reason", None)
+        if inner is None and exc.args and isinstance(exc.args[0], BaseException):
+            inner = exc.args[0]
+        if not isinstance(inner, BaseException):
+            return str(exc).replace("\x00", "")[:500]
+        exc = inner
