@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
@@ -22,9 +25,8 @@ from django.utils import timezone
 from fulfil.errors import Conflict, ServiceError
 from imports import parsing
 from imports.models import ImportJob, ImportRowError
-from products.keys import sku_key
 from products.selectors import product_existing_keys
-from products.services import UpsertResult, product_upsert_many
+from products.services import ProductBatch, UpsertResult, product_batch_build, product_batch_upsert
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +149,7 @@ def import_job_run(
         job.refresh_from_db()
         if job.is_finished:
             return job
-        return _Run(job, product_upsert_many, on_progress, on_errors).execute()
+        return _Run(job, product_batch_upsert, on_progress, on_errors).execute()
 
 
 class _Preview:
@@ -160,12 +162,11 @@ class _Preview:
     def __init__(self) -> None:
         self.created_keys: set[str] = set()
 
-    def __call__(self, *, rows: Sequence[parsing.Row], columns, stamp) -> UpsertResult:
-        keys = {sku_key(row.sku) for row in rows}
-        existing = product_existing_keys(keys=keys - self.created_keys)
-        new = keys - existing - self.created_keys
+    def __call__(self, *, batch: ProductBatch) -> UpsertResult:
+        keys = set(batch.keys) - self.created_keys
+        new = keys - product_existing_keys(keys=keys)
         self.created_keys |= new
-        return UpsertResult(created=len(new), updated=len(rows) - len(new))
+        return UpsertResult(created=len(new), updated=len(batch.keys) - len(new) + batch.repeats)
 
 
 class _Run:
@@ -197,13 +198,15 @@ class _Run:
                     _emit("import.started", task_id=job.task_id, filename=job.original_name, total_rows=job.total_rows)
                 self.on_progress(job)
                 rows = parsing.records(file, layout, skip=job.checkpoint)
-                for chunk in _chunks(rows, job.chunk_size or settings.IMPORT_CHUNK_SIZE):
-                    self._import_chunk(chunk, layout.present)
-                    self.on_progress(job)
-                    if self._cancel_requested():
-                        _finish(job, ImportJob.Status.REVOKED, "Import cancelled", save=self.persist)
+                size = job.chunk_size or settings.IMPORT_CHUNK_SIZE
+                with _prepared(rows, size, layout.present, self._stamp) as chunks:
+                    for chunk in chunks:
+                        self._write_chunk(chunk)
                         self.on_progress(job)
-                        return job
+                        if self._cancel_requested():
+                            _finish(job, ImportJob.Status.REVOKED, "Import cancelled", save=self.persist)
+                            self.on_progress(job)
+                            return job
         except FileNotFoundError:
             return self._fail("the uploaded file is no longer stored")
         except parsing.FileError as exc:
@@ -219,13 +222,11 @@ class _Run:
         self.on_progress(job)
         return job
 
-    def _import_chunk(self, chunk: list[parsing.Row | parsing.RowError], columns: tuple[str, ...]) -> None:
-        job = self.job
-        valid = [item for item in chunk if type(item) is parsing.Row]
-        errors = [item for item in chunk if type(item) is not parsing.Row]
+    def _write_chunk(self, chunk: _Chunk) -> None:
+        job, errors = self.job, chunk.errors
         with transaction.atomic() if self.persist else contextlib.nullcontext():
-            result = self.upsert(rows=valid, columns=columns, stamp=self._stamp())
-            job.processed_rows += len(chunk)
+            result = self.upsert(batch=chunk.batch)
+            job.processed_rows += chunk.records
             job.checkpoint = job.processed_rows
             job.created_count += result.created
             job.updated_count += result.updated
@@ -272,9 +273,57 @@ def _finish(job: ImportJob, status: str, phase: str, *, save: bool) -> None:
         job.save(update_fields=["status", "phase", "finished_at", "updated_at"])
 
 
-def _chunks(items: Iterator, size: int) -> Iterator[list]:
-    while chunk := list(islice(items, size)):
-        yield chunk
+@dataclass(slots=True)
+class _Chunk:
+    records: int
+    errors: list[parsing.RowError]
+    batch: ProductBatch
+
+
+@contextlib.contextmanager
+def _prepared(rows: Iterator, size: int, columns: tuple[str, ...], stamp: Callable[[], datetime]):
+    """Chunks of `size` records, parsed, validated and built into products on a second thread.
+
+    Reading the CSV and building model instances is pure Python, and writing a chunk is mostly
+    waiting for PostgreSQL, so the next chunk is prepared while the current one is written.
+    At most two prepared chunks wait, so memory stays flat whatever the file size.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            while not stop.is_set() and (items := list(islice(rows, size))):
+                valid = [item for item in items if type(item) is parsing.Row]
+                errors = [item for item in items if type(item) is not parsing.Row]
+                batch = product_batch_build(rows=valid, columns=columns, stamp=stamp())
+                _put(_Chunk(len(items), errors, batch))
+            _put(done)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            _put(exc)
+
+    def _put(item) -> None:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def consume() -> Iterator[_Chunk]:
+        while (item := ready.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    worker = threading.Thread(target=produce, name="import-reader", daemon=True)
+    worker.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        worker.join()
 
 
 @contextlib.contextmanager
