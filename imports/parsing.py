@@ -330,9 +330,8 @@ def _validator(layout: Layout):
             raw = fields[i_active].strip()
             active = parse_active(raw)
             if active is None:
-                return RowError(
-                    line, f"Active must be true/false, yes/no, 1/0, y/n, t/f or on/off; got {raw[:40]!r}.", sku, "active"
-                )
+                reason = f"Active must be true/false, yes/no, 1/0, y/n, t/f or on/off; got {raw[:40]!r}."
+                return RowError(line, reason, sku, "active")
         return Row(line, sku, name, description, active)
 
     return validate

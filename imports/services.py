@@ -194,7 +194,7 @@ class _Run:
                 job.total_rows = parsing.count_records(file, layout)
                 job.status, job.phase = ImportJob.Status.PROGRESS, "Importing"
                 self._save("encoding", "delimiter", "columns", "warnings", "total_rows", "status", "phase")
-                if not resuming:
+                if not resuming and self.persist:
                     _emit("import.started", task_id=job.task_id, filename=job.original_name, total_rows=job.total_rows)
                 self.on_progress(job)
                 rows = parsing.records(file, layout, skip=job.checkpoint)
@@ -217,8 +217,9 @@ class _Run:
                 self._fail("an internal error stopped it; the rows committed so far stay")
             raise
         _finish(job, ImportJob.Status.SUCCESS, "Import complete", save=self.persist)
-        _emit("import.completed", task_id=job.task_id, created=job.created_count, updated=job.updated_count,
-              errors=job.error_count)  # fmt: skip
+        if self.persist:
+            _emit("import.completed", task_id=job.task_id, created=job.created_count, updated=job.updated_count,
+                  errors=job.error_count)  # fmt: skip
         self.on_progress(job)
         return job
 
@@ -258,7 +259,8 @@ class _Run:
         job.error_message = reason
         _finish(job, ImportJob.Status.FAILURE, f"Import failed: {reason}", save=False)
         self._save("error_message", "status", "phase", "finished_at")
-        _emit("import.failed", task_id=job.task_id, error=reason)
+        if self.persist:
+            _emit("import.failed", task_id=job.task_id, error=reason)
         self.on_progress(job)
         return job
 
