@@ -260,7 +260,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # Re-deliver an unacknowledged import after the worker died, but not before an hour-long
     # task could have finished (the visibility timeout must exceed the task time limit).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3900}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _int("CELERY_VISIBILITY_TIMEOUT", 3900, minimum=1)}
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_CACHE_BACKEND = "django-cache"

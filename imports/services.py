@@ -326,6 +326,8 @@ def _prepared(rows: Iterator, size: int, columns: tuple[str, ...], stamp: Callab
     finally:
         stop.set()
         worker.join()
+        if hasattr(rows, "close"):
+            rows.close()  # release the file before the caller closes it
 
 
 @contextlib.contextmanager
