@@ -293,6 +293,8 @@ FULFIL_HEALTH_BROKER_TIMEOUT = 2.0
 
 # Rows per transaction; chosen by benchmarks/import_bench.py (see the README's figures).
 IMPORT_CHUNK_SIZE = _int("IMPORT_CHUNK_SIZE", 5000, minimum=1, maximum=50_000)
+# Database connections an import writes on at once (PostgreSQL); commits still follow the file.
+IMPORT_WRITERS = _int("IMPORT_WRITERS", 2, minimum=1, maximum=8)
 # Uploads larger than this are refused with 413.
 IMPORT_MAX_UPLOAD_BYTES = _int("IMPORT_MAX_UPLOAD_BYTES", 1 << 30, minimum=1)
 

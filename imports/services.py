@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from fulfil.errors import Conflict, ServiceError
@@ -200,13 +200,15 @@ class _Run:
                 rows = parsing.records(file, layout, skip=job.checkpoint)
                 size = job.chunk_size or settings.IMPORT_CHUNK_SIZE
                 with _prepared(rows, size, layout.present, self._stamp) as chunks:
-                    for chunk in chunks:
-                        self._write_chunk(chunk)
-                        self.on_progress(job)
-                        if self._cancel_requested():
-                            _finish(job, ImportJob.Status.REVOKED, "Import cancelled", save=self.persist)
-                            self.on_progress(job)
-                            return job
+                    writers = self._writers()
+                    if writers > 1:
+                        cancelled = _OrderedWriters(self, chunks, writers).run()
+                    else:
+                        cancelled = self._write_here(chunks)
+                if cancelled:
+                    _finish(job, ImportJob.Status.REVOKED, "Import cancelled", save=self.persist)
+                    self.on_progress(job)
+                    return job
         except FileNotFoundError:
             return self._fail("the uploaded file is no longer stored")
         except parsing.FileError as exc:
@@ -223,23 +225,44 @@ class _Run:
         self.on_progress(job)
         return job
 
-    def _write_chunk(self, chunk: _Chunk) -> None:
-        job, errors = self.job, chunk.errors
-        with transaction.atomic() if self.persist else contextlib.nullcontext():
-            result = self.upsert(batch=chunk.batch)
-            job.processed_rows += chunk.records
-            job.checkpoint = job.processed_rows
-            job.created_count += result.created
-            job.updated_count += result.updated
-            job.error_count += len(errors)
-            if self.persist:
-                ImportRowError.objects.bulk_create(
-                    ImportRowError(job=job, line=e.line, sku=e.sku[:100], column=e.column, reason=e.reason[:500])
-                    for e in errors
-                )
-                self._save("processed_rows", "checkpoint", "created_count", "updated_count", "error_count")
-        if errors:
-            self.on_errors(errors)
+    def _writers(self) -> int:
+        """How many connections write at once. One inside a caller's transaction (its data is
+        visible only there), for dry runs, and on SQLite, which serialises writers anyway."""
+        if not self.persist or connection.in_atomic_block or connection.vendor != "postgresql":
+            return 1
+        return settings.IMPORT_WRITERS
+
+    def _write_here(self, chunks: Iterator[_Chunk]) -> bool:
+        """Write every chunk on this thread's connection; True when stopped by a cancel."""
+        for chunk in chunks:
+            with transaction.atomic() if self.persist else contextlib.nullcontext():
+                result = self.upsert(batch=chunk.batch)
+                self.record(chunk, result)
+            self.after(chunk)
+            if self.cancel_requested():
+                return True
+        return False
+
+    def record(self, chunk: _Chunk, result: UpsertResult) -> None:
+        """Add a chunk to the job, inside the chunk's transaction: the checkpoint moves with the rows."""
+        job = self.job
+        job.processed_rows += chunk.records
+        job.checkpoint = job.processed_rows
+        job.created_count += result.created
+        job.updated_count += result.updated
+        job.error_count += len(chunk.errors)
+        if self.persist:
+            ImportRowError.objects.bulk_create(
+                ImportRowError(job=job, line=e.line, sku=e.sku[:100], column=e.column, reason=e.reason[:500])
+                for e in chunk.errors
+            )
+            self._save("processed_rows", "checkpoint", "created_count", "updated_count", "error_count")
+
+    def after(self, chunk: _Chunk) -> None:
+        """Once a chunk is committed: tell the caller."""
+        if chunk.errors:
+            self.on_errors(chunk.errors)
+        self.on_progress(self.job)
 
     def _stamp(self) -> datetime:
         """A creation time unique to this chunk (see product_upsert_many)."""
@@ -249,7 +272,7 @@ class _Run:
         self.last_stamp = stamp
         return stamp
 
-    def _cancel_requested(self) -> bool:
+    def cancel_requested(self) -> bool:
         if not self.persist:
             return False
         return ImportJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
@@ -328,6 +351,109 @@ def _prepared(rows: Iterator, size: int, columns: tuple[str, ...], stamp: Callab
         worker.join()
         if hasattr(rows, "close"):
             rows.close()  # release the file before the caller closes it
+
+
+class _Aborted(Exception):
+    """Another writer failed: roll this chunk back."""
+
+
+class _OrderedWriters:
+    """Writes chunks on several database connections at once, committing them in file order.
+
+    Each writer upserts its chunk in its own transaction, then waits for the chunk before it to
+    commit before adding to the job and committing, so commits (and the checkpoint they carry)
+    follow the file exactly as with one writer. Products whose SKU key an earlier chunk still in
+    flight also writes are held back until that chunk commits, so a later row always wins and
+    created/updated counts are those of a sequential run. One chunk's Python work overlaps
+    PostgreSQL's work on the other: that is the point.
+    """
+
+    def __init__(self, run: _Run, chunks: Iterator[_Chunk], count: int) -> None:
+        self.importer = run
+        self.chunks = chunks
+        self.state = threading.Condition()
+        self.handed_out = 0
+        self.committed = -1
+        self.in_flight: dict[int, frozenset[str]] = {}
+        self.failed: BaseException | None = None
+        self.stopping = False
+        self.done: queue.Queue[_Chunk] = queue.Queue()
+        self.threads = [
+            threading.Thread(target=self._work, name=f"import-writer-{n}", daemon=True) for n in range(count)
+        ]
+
+    def run(self) -> bool:
+        """Write every chunk; True when stopped by a cancel (chunks already begun still commit)."""
+        for thread in self.threads:
+            thread.start()
+        cancelled = False
+        try:
+            while any(thread.is_alive() for thread in self.threads) or not self.done.empty():
+                try:
+                    chunk = self.done.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                self.importer.after(chunk)
+                if not cancelled and self.importer.cancel_requested():
+                    cancelled = True
+                    self._stop()
+        finally:
+            self._stop()
+            for thread in self.threads:
+                thread.join()
+        if self.failed is not None and not isinstance(self.failed, _Aborted):
+            raise self.failed
+        return cancelled
+
+    def _stop(self) -> None:
+        with self.state:
+            self.stopping = True
+            self.state.notify_all()
+
+    def _take(self) -> tuple[int, _Chunk, ProductBatch, ProductBatch] | None:
+        """The next chunk, split into the products no earlier chunk in flight touches (written at
+        once) and those it does (written after that chunk commits)."""
+        with self.state:
+            if self.stopping or self.failed:
+                return None
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                return None
+            seq = self.handed_out
+            self.handed_out += 1
+            busy = frozenset().union(*self.in_flight.values())
+            self.in_flight[seq] = frozenset(chunk.batch.keys)
+        now, later = chunk.batch.partition(busy)
+        return seq, chunk, now, later
+
+    def _work(self) -> None:
+        try:
+            while (taken := self._take()) is not None:
+                self._write(*taken)
+        except BaseException as exc:
+            with self.state:
+                self.failed = self.failed or exc
+                self.state.notify_all()
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def _write(self, seq: int, chunk: _Chunk, now: ProductBatch, later: ProductBatch) -> None:
+        with transaction.atomic():
+            result = self.importer.upsert(batch=now)
+            with self.state:
+                while self.committed != seq - 1 and not self.failed:
+                    self.state.wait()
+                if self.failed:
+                    raise _Aborted
+            if later.products:  # the earlier chunk's rows are committed now: these apply after them
+                deferred = self.importer.upsert(batch=later)
+                result = UpsertResult(result.created + deferred.created, result.updated + deferred.updated)
+            self.importer.record(chunk, result)
+        with self.state:
+            self.committed = seq
+            del self.in_flight[seq]
+            self.state.notify_all()
+        self.done.put(chunk)
 
 
 @contextlib.contextmanager

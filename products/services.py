@@ -122,6 +122,15 @@ class ProductBatch:
     update_fields: list[str]
     stamp: datetime
 
+    def partition(self, keys: Collection[str]) -> tuple[ProductBatch, ProductBatch]:
+        """(products whose key is not in `keys`, products whose key is); repeats stay with the first."""
+        keep = [(k, p) for k, p in zip(self.keys, self.products, strict=True) if k not in keys]
+        move = [(k, p) for k, p in zip(self.keys, self.products, strict=True) if k in keys]
+        return (
+            ProductBatch([p for _, p in keep], [k for k, _ in keep], self.repeats, self.update_fields, self.stamp),
+            ProductBatch([p for _, p in move], [k for k, _ in move], 0, self.update_fields, self.stamp),
+        )
+
 
 def product_batch_build(*, rows: Sequence[ProductValues], columns: Collection[str], stamp: datetime) -> ProductBatch:
     """Merge rows by SKU key and build unsaved products; touches no database (safe in any thread).

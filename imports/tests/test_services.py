@@ -180,21 +180,19 @@ def test_a_resumed_import_ends_exactly_as_an_uninterrupted_one(run_import, csv_f
 
     path = csv_file(data, "resumed.csv")
     job = ImportJob.objects.create(source="command", source_path=str(path), original_name="resumed.csv", chunk_size=37)
-    real_write = services._Run._write_chunk
-    calls = {"n": 0}
+    real_after = services._Run.after
 
-    def crash_after_four_chunks(self, chunk):
-        if calls["n"] == 4:
+    def killed_after_four_commits(self, chunk):
+        if self.job.processed_rows == 4 * 37:
             raise SystemExit("worker killed")  # like a SIGKILL: nothing after the 4th commit runs
-        calls["n"] += 1
-        return real_write(self, chunk)
+        return real_after(self, chunk)
 
-    monkeypatch.setattr(services._Run, "_write_chunk", crash_after_four_chunks)
+    monkeypatch.setattr(services._Run, "after", killed_after_four_commits)
     with pytest.raises(SystemExit):
         services.import_job_run(job=job)
     job.refresh_from_db()
     assert job.checkpoint == 4 * 37 and job.status == ImportJob.Status.PROGRESS
-    monkeypatch.setattr(services._Run, "_write_chunk", real_write)
+    monkeypatch.setattr(services._Run, "after", real_after)
 
     resumed = services.import_job_run(job=job)
     assert resumed.status == ImportJob.Status.SUCCESS
@@ -256,3 +254,24 @@ def test_running_a_finished_job_again_does_nothing(run_import):
     Product.objects.all().delete()
     assert services.import_job_run(job=job).status == ImportJob.Status.SUCCESS
     assert not Product.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_end_exactly_as_one_writer(csv_file, settings):
+    """Several connections write at once, yet rows apply in file order and counts match a sequential run."""
+    rng = random.Random(5)
+    lines = ["sku,name,active"]
+    for i in range(3000):
+        sku = f"D-{rng.randrange(400)}"  # many repeats, often in neighbouring chunks
+        lines.append(f"{rng.choice([sku, sku.lower()])},name {i},{rng.choice(['yes', 'no', 'maybe'])}")
+    path = csv_file("\n".join(lines) + "\n")
+    results = []
+    for writers in (1, 2, 3):
+        settings.IMPORT_WRITERS = writers
+        Product.objects.bulk_create(Product(sku=f"D-{n}", name="existing") for n in range(0, 400, 7))
+        job = ImportJob.objects.create(source="command", source_path=str(path), original_name="d.csv", chunk_size=13)
+        job = services.import_job_run(job=job)
+        results.append((catalogue(), job.created_count, job.updated_count, job.error_count, job.checkpoint))
+        Product.objects.all().delete()
+    assert results[0] == results[1] == results[2]
+    assert results[0][4] == 3000
