@@ -7,6 +7,8 @@ from django.contrib.auth.models import Group, Permission, User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from fulfil.testing import WorkerProcess
+
 
 def _user(username: str, *, perms: tuple[str, ...] = (), staff: bool = False, superuser: bool = False) -> User:
     user = User.objects.create_user(
@@ -67,3 +69,27 @@ def read_only_group(db) -> Group:
     group = Group.objects.create(name="Catalogue readers")
     group.permissions.add(Permission.objects.get(codename="view_product"))
     return group
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """Start real Celery workers: `start(queues, **options)`; all are stopped after the test.
+
+    The test must use the database through transactions (this fixture requests
+    transactional_db), since the worker is another process and sees only committed rows.
+    """
+    import redis
+    from django.conf import settings
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no messages left by earlier tests
+    workers: list[WorkerProcess] = []
+
+    def start(queues: str = "default,imports,webhooks", **options) -> WorkerProcess:
+        worker = WorkerProcess(queues, **options)
+        workers.append(worker)
+        worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()

@@ -260,7 +260,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # Re-deliver an unacknowledged import after the worker died, but not before an hour-long
     # task could have finished (the visibility timeout must exceed the task time limit).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3900}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _int("CELERY_VISIBILITY_TIMEOUT", 3900, minimum=1)}
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_CACHE_BACKEND = "django-cache"
@@ -312,6 +312,8 @@ FULFIL_HEALTH_BROKER_TIMEOUT = 2.0
 
 # Rows per transaction; chosen by benchmarks/import_bench.py (see the README's figures).
 IMPORT_CHUNK_SIZE = _int("IMPORT_CHUNK_SIZE", 5000, minimum=1, maximum=50_000)
+# Database connections an import writes on at once (PostgreSQL); commits still follow the file.
+IMPORT_WRITERS = _int("IMPORT_WRITERS", 2, minimum=1, maximum=8)
 # Uploads larger than this are refused with 413.
 IMPORT_MAX_UPLOAD_BYTES = _int("IMPORT_MAX_UPLOAD_BYTES", 1 << 30, minimum=1)
 

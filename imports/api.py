@@ -120,7 +120,9 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
         job = services.import_job_cancel(job=self.get_object())
         return Response(self.get_serializer(job).data)
 
-    @extend_schema(request=None, responses={202: ImportJobSerializer, 409: OpenApiResponse(description="Not retryable.")})
+    @extend_schema(
+        request=None, responses={202: ImportJobSerializer, 409: OpenApiResponse(description="Not retryable.")}
+    )
     @action(detail=True, methods=["post"], permission_classes=[CanImport])
     def retry(self, request, pk=None):
         job = services.import_job_retry(job=self.get_object())

@@ -79,7 +79,9 @@ class Layout:
 def _check_not_binary(sample: bytes) -> None:
     if not sample.strip(b" \t\r\n" + _BOM):
         raise FileError("The file is empty.")
-    if b"\x00" in sample or len(_CONTROL.findall(sample)) > max(8, len(sample) // 100):
+    # Text has at most a stray control byte or NUL (a bad row); binary formats are full of them.
+    control = len(_CONTROL.findall(sample))
+    if control >= 2 and control * 20 > len(sample):
         raise FileError("The file is binary, not a CSV text file.")
 
 
@@ -330,9 +332,8 @@ def _validator(layout: Layout):
             raw = fields[i_active].strip()
             active = parse_active(raw)
             if active is None:
-                return RowError(
-                    line, f"Active must be true/false, yes/no, 1/0, y/n, t/f or on/off; got {raw[:40]!r}.", sku, "active"
-                )
+                reason = f"Active must be true/false, yes/no, 1/0, y/n, t/f or on/off; got {raw[:40]!r}."
+                return RowError(line, reason, sku, "active")
         return Row(line, sku, name, description, active)
 
     return validate

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
@@ -16,15 +19,14 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from fulfil.errors import Conflict, ServiceError
 from imports import parsing
 from imports.models import ImportJob, ImportRowError
-from products.keys import sku_key
 from products.selectors import product_existing_keys
-from products.services import UpsertResult, product_upsert_many
+from products.services import ProductBatch, UpsertResult, product_batch_build, product_batch_upsert
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +149,7 @@ def import_job_run(
         job.refresh_from_db()
         if job.is_finished:
             return job
-        return _Run(job, product_upsert_many, on_progress, on_errors).execute()
+        return _Run(job, product_batch_upsert, on_progress, on_errors).execute()
 
 
 class _Preview:
@@ -160,12 +162,11 @@ class _Preview:
     def __init__(self) -> None:
         self.created_keys: set[str] = set()
 
-    def __call__(self, *, rows: Sequence[parsing.Row], columns, stamp) -> UpsertResult:
-        keys = {sku_key(row.sku) for row in rows}
-        existing = product_existing_keys(keys=keys - self.created_keys)
-        new = keys - existing - self.created_keys
+    def __call__(self, *, batch: ProductBatch) -> UpsertResult:
+        keys = set(batch.keys) - self.created_keys
+        new = keys - product_existing_keys(keys=keys)
         self.created_keys |= new
-        return UpsertResult(created=len(new), updated=len(rows) - len(new))
+        return UpsertResult(created=len(new), updated=len(batch.keys) - len(new) + batch.repeats)
 
 
 class _Run:
@@ -193,17 +194,21 @@ class _Run:
                 job.total_rows = parsing.count_records(file, layout)
                 job.status, job.phase = ImportJob.Status.PROGRESS, "Importing"
                 self._save("encoding", "delimiter", "columns", "warnings", "total_rows", "status", "phase")
-                if not resuming:
+                if not resuming and self.persist:
                     _emit("import.started", task_id=job.task_id, filename=job.original_name, total_rows=job.total_rows)
                 self.on_progress(job)
                 rows = parsing.records(file, layout, skip=job.checkpoint)
-                for chunk in _chunks(rows, job.chunk_size or settings.IMPORT_CHUNK_SIZE):
-                    self._import_chunk(chunk, layout.present)
+                size = job.chunk_size or settings.IMPORT_CHUNK_SIZE
+                with _prepared(rows, size, layout.present, self._stamp) as chunks:
+                    writers = self._writers()
+                    if writers > 1:
+                        cancelled = _OrderedWriters(self, chunks, writers).run()
+                    else:
+                        cancelled = self._write_here(chunks)
+                if cancelled:
+                    _finish(job, ImportJob.Status.REVOKED, "Import cancelled", save=self.persist)
                     self.on_progress(job)
-                    if self._cancel_requested():
-                        _finish(job, ImportJob.Status.REVOKED, "Import cancelled", save=self.persist)
-                        self.on_progress(job)
-                        return job
+                    return job
         except FileNotFoundError:
             return self._fail("the uploaded file is no longer stored")
         except parsing.FileError as exc:
@@ -214,30 +219,50 @@ class _Run:
                 self._fail("an internal error stopped it; the rows committed so far stay")
             raise
         _finish(job, ImportJob.Status.SUCCESS, "Import complete", save=self.persist)
-        _emit("import.completed", task_id=job.task_id, created=job.created_count, updated=job.updated_count,
-              errors=job.error_count)  # fmt: skip
+        if self.persist:
+            _emit("import.completed", task_id=job.task_id, created=job.created_count, updated=job.updated_count,
+                  errors=job.error_count)  # fmt: skip
         self.on_progress(job)
         return job
 
-    def _import_chunk(self, chunk: list[parsing.Row | parsing.RowError], columns: tuple[str, ...]) -> None:
+    def _writers(self) -> int:
+        """How many connections write at once. One inside a caller's transaction (its data is
+        visible only there), for dry runs, and on SQLite, which serialises writers anyway."""
+        if not self.persist or connection.in_atomic_block or connection.vendor != "postgresql":
+            return 1
+        return settings.IMPORT_WRITERS
+
+    def _write_here(self, chunks: Iterator[_Chunk]) -> bool:
+        """Write every chunk on this thread's connection; True when stopped by a cancel."""
+        for chunk in chunks:
+            with transaction.atomic() if self.persist else contextlib.nullcontext():
+                result = self.upsert(batch=chunk.batch)
+                self.record(chunk, result)
+            self.after(chunk)
+            if self.cancel_requested():
+                return True
+        return False
+
+    def record(self, chunk: _Chunk, result: UpsertResult) -> None:
+        """Add a chunk to the job, inside the chunk's transaction: the checkpoint moves with the rows."""
         job = self.job
-        valid = [item for item in chunk if type(item) is parsing.Row]
-        errors = [item for item in chunk if type(item) is not parsing.Row]
-        with transaction.atomic() if self.persist else contextlib.nullcontext():
-            result = self.upsert(rows=valid, columns=columns, stamp=self._stamp())
-            job.processed_rows += len(chunk)
-            job.checkpoint = job.processed_rows
-            job.created_count += result.created
-            job.updated_count += result.updated
-            job.error_count += len(errors)
-            if self.persist:
-                ImportRowError.objects.bulk_create(
-                    ImportRowError(job=job, line=e.line, sku=e.sku[:100], column=e.column, reason=e.reason[:500])
-                    for e in errors
-                )
-                self._save("processed_rows", "checkpoint", "created_count", "updated_count", "error_count")
-        if errors:
-            self.on_errors(errors)
+        job.processed_rows += chunk.records
+        job.checkpoint = job.processed_rows
+        job.created_count += result.created
+        job.updated_count += result.updated
+        job.error_count += len(chunk.errors)
+        if self.persist:
+            ImportRowError.objects.bulk_create(
+                ImportRowError(job=job, line=e.line, sku=e.sku[:100], column=e.column, reason=e.reason[:500])
+                for e in chunk.errors
+            )
+            self._save("processed_rows", "checkpoint", "created_count", "updated_count", "error_count")
+
+    def after(self, chunk: _Chunk) -> None:
+        """Once a chunk is committed: tell the caller."""
+        if chunk.errors:
+            self.on_errors(chunk.errors)
+        self.on_progress(self.job)
 
     def _stamp(self) -> datetime:
         """A creation time unique to this chunk (see product_upsert_many)."""
@@ -247,7 +272,7 @@ class _Run:
         self.last_stamp = stamp
         return stamp
 
-    def _cancel_requested(self) -> bool:
+    def cancel_requested(self) -> bool:
         if not self.persist:
             return False
         return ImportJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
@@ -257,7 +282,8 @@ class _Run:
         job.error_message = reason
         _finish(job, ImportJob.Status.FAILURE, f"Import failed: {reason}", save=False)
         self._save("error_message", "status", "phase", "finished_at")
-        _emit("import.failed", task_id=job.task_id, error=reason)
+        if self.persist:
+            _emit("import.failed", task_id=job.task_id, error=reason)
         self.on_progress(job)
         return job
 
@@ -272,9 +298,162 @@ def _finish(job: ImportJob, status: str, phase: str, *, save: bool) -> None:
         job.save(update_fields=["status", "phase", "finished_at", "updated_at"])
 
 
-def _chunks(items: Iterator, size: int) -> Iterator[list]:
-    while chunk := list(islice(items, size)):
-        yield chunk
+@dataclass(slots=True)
+class _Chunk:
+    records: int
+    errors: list[parsing.RowError]
+    batch: ProductBatch
+
+
+@contextlib.contextmanager
+def _prepared(rows: Iterator, size: int, columns: tuple[str, ...], stamp: Callable[[], datetime]):
+    """Chunks of `size` records, parsed, validated and built into products on a second thread.
+
+    Reading the CSV and building model instances is pure Python, and writing a chunk is mostly
+    waiting for PostgreSQL, so the next chunk is prepared while the current one is written.
+    At most two prepared chunks wait, so memory stays flat whatever the file size.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            while not stop.is_set() and (items := list(islice(rows, size))):
+                valid = [item for item in items if type(item) is parsing.Row]
+                errors = [item for item in items if type(item) is not parsing.Row]
+                batch = product_batch_build(rows=valid, columns=columns, stamp=stamp())
+                _put(_Chunk(len(items), errors, batch))
+            _put(done)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            _put(exc)
+
+    def _put(item) -> None:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def consume() -> Iterator[_Chunk]:
+        while (item := ready.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    worker = threading.Thread(target=produce, name="import-reader", daemon=True)
+    worker.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        worker.join()
+        if hasattr(rows, "close"):
+            rows.close()  # release the file before the caller closes it
+
+
+class _Aborted(Exception):
+    """Another writer failed: roll this chunk back."""
+
+
+class _OrderedWriters:
+    """Writes chunks on several database connections at once, committing them in file order.
+
+    Each writer upserts its chunk in its own transaction, then waits for the chunk before it to
+    commit before adding to the job and committing, so commits (and the checkpoint they carry)
+    follow the file exactly as with one writer. Products whose SKU key an earlier chunk still in
+    flight also writes are held back until that chunk commits, so a later row always wins and
+    created/updated counts are those of a sequential run. One chunk's Python work overlaps
+    PostgreSQL's work on the other: that is the point.
+    """
+
+    def __init__(self, run: _Run, chunks: Iterator[_Chunk], count: int) -> None:
+        self.importer = run
+        self.chunks = chunks
+        self.state = threading.Condition()
+        self.handed_out = 0
+        self.committed = -1
+        self.in_flight: dict[int, frozenset[str]] = {}
+        self.failed: BaseException | None = None
+        self.stopping = False
+        self.done: queue.Queue[_Chunk] = queue.Queue()
+        self.threads = [
+            threading.Thread(target=self._work, name=f"import-writer-{n}", daemon=True) for n in range(count)
+        ]
+
+    def run(self) -> bool:
+        """Write every chunk; True when stopped by a cancel (chunks already begun still commit)."""
+        for thread in self.threads:
+            thread.start()
+        cancelled = False
+        try:
+            while any(thread.is_alive() for thread in self.threads) or not self.done.empty():
+                try:
+                    chunk = self.done.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                self.importer.after(chunk)
+                if not cancelled and self.importer.cancel_requested():
+                    cancelled = True
+                    self._stop()
+        finally:
+            self._stop()
+            for thread in self.threads:
+                thread.join()
+        if self.failed is not None and not isinstance(self.failed, _Aborted):
+            raise self.failed
+        return cancelled
+
+    def _stop(self) -> None:
+        with self.state:
+            self.stopping = True
+            self.state.notify_all()
+
+    def _take(self) -> tuple[int, _Chunk, ProductBatch, ProductBatch] | None:
+        """The next chunk, split into the products no earlier chunk in flight touches (written at
+        once) and those it does (written after that chunk commits)."""
+        with self.state:
+            if self.stopping or self.failed:
+                return None
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                return None
+            seq = self.handed_out
+            self.handed_out += 1
+            busy = frozenset().union(*self.in_flight.values())
+            self.in_flight[seq] = frozenset(chunk.batch.keys)
+        now, later = chunk.batch.partition(busy)
+        return seq, chunk, now, later
+
+    def _work(self) -> None:
+        try:
+            while (taken := self._take()) is not None:
+                self._write(*taken)
+        except BaseException as exc:
+            with self.state:
+                self.failed = self.failed or exc
+                self.state.notify_all()
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def _write(self, seq: int, chunk: _Chunk, now: ProductBatch, later: ProductBatch) -> None:
+        with transaction.atomic():
+            result = self.importer.upsert(batch=now)
+            with self.state:
+                while self.committed != seq - 1 and not self.failed:
+                    self.state.wait()
+                if self.failed:
+                    raise _Aborted
+            if later.products:  # the earlier chunk's rows are committed now: these apply after them
+                deferred = self.importer.upsert(batch=later)
+                result = UpsertResult(result.created + deferred.created, result.updated + deferred.updated)
+            self.importer.record(chunk, result)
+        with self.state:
+            self.committed = seq
+            del self.in_flight[seq]
+            self.state.notify_all()
+        self.done.put(chunk)
 
 
 @contextlib.contextmanager

@@ -44,6 +44,7 @@ class ProductAdmin(admin.ModelAdmin):
     list_per_page = 50
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+    change_list_template = "admin/products/product/change_list.html"
 
     def save_model(self, request, obj, form, change):
         values = {field: form.cleaned_data[field] for field in form.changed_data if field in services.EDITABLE_FIELDS}

@@ -4,6 +4,7 @@ import uuid
 
 from django.db import models
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from products.keys import SkuKey
 
@@ -34,7 +35,9 @@ class Product(models.Model):
     description = models.TextField(blank=True, default="", db_default="")
     active = models.BooleanField(default=True, db_default=True)
     created_at = models.DateTimeField(db_default=Now(), editable=False)
-    updated_at = models.DateTimeField(db_default=Now(), editable=False)
+    # No database default here: bulk_create returns every column that has one, and the import
+    # needs only created_at back.
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ("-created_at", "-id")

@@ -122,17 +122,31 @@ class UpsertResult:
 UPSERTABLE = ("name", "description", "active")
 
 
-def product_upsert_many(*, rows: Sequence[ProductValues], columns: Collection[str], stamp: datetime) -> UpsertResult:
-    """Create or update products by case-insensitive SKU in one statement; count what happened.
+@dataclass(slots=True)
+class ProductBatch:
+    """Products ready to upsert: one per distinct SKU key, in first-seen order."""
 
-    Only `columns` (of name, description, active) are written on update, and a stored SKU
-    keeps its spelling. Rows repeating a SKU (in any case) are merged first, keeping the
-    first spelling and the last values, because one INSERT ... ON CONFLICT may not touch a
-    row twice; each repeat counts as an update of the product its first occurrence made.
+    products: list[Product]
+    keys: list[str]
+    repeats: int  # rows merged into an earlier row with the same SKU key
+    update_fields: list[str]
+    stamp: datetime
 
-    Created and updated are told apart without a second query: every new row gets
-    `created_at = stamp`, an existing row keeps its own, and `bulk_create` returns
-    `created_at` because it has a database default. `stamp` must be unique to this call.
+    def partition(self, keys: Collection[str]) -> tuple[ProductBatch, ProductBatch]:
+        """(products whose key is not in `keys`, products whose key is); repeats stay with the first."""
+        keep = [(k, p) for k, p in zip(self.keys, self.products, strict=True) if k not in keys]
+        move = [(k, p) for k, p in zip(self.keys, self.products, strict=True) if k in keys]
+        return (
+            ProductBatch([p for _, p in keep], [k for k, _ in keep], self.repeats, self.update_fields, self.stamp),
+            ProductBatch([p for _, p in move], [k for k, _ in move], 0, self.update_fields, self.stamp),
+        )
+
+
+def product_batch_build(*, rows: Sequence[ProductValues], columns: Collection[str], stamp: datetime) -> ProductBatch:
+    """Merge rows by SKU key and build unsaved products; touches no database (safe in any thread).
+
+    Rows repeating a SKU (in any case) are merged, keeping the first spelling and the last
+    values, because one INSERT ... ON CONFLICT may not touch a row twice.
     """
     merged: dict[str, Product] = {}
     repeats = 0
@@ -156,14 +170,31 @@ def product_upsert_many(*, rows: Sequence[ProductValues], columns: Collection[st
             product.description = row.description
         if has_active:
             product.active = row.active
-    products = list(merged.values())
-    if not products:
-        return UpsertResult(created=0, updated=0)
+    update_fields = [name for name in UPSERTABLE if name in columns] + ["updated_at"]
+    return ProductBatch(list(merged.values()), list(merged), repeats, update_fields, stamp)
+
+
+def product_batch_upsert(*, batch: ProductBatch) -> UpsertResult:
+    """Create or update a batch by case-insensitive SKU in one statement; count what happened.
+
+    Only the batch's update fields are written on update, so a stored SKU keeps its spelling
+    and a column the file lacks keeps its value. Each merged repeat counts as an update of the
+    product its first occurrence made or changed.
+
+    Created and updated are told apart without a second query: every new row gets
+    `created_at = stamp`, an existing row keeps its own, and `bulk_create` returns
+    `created_at` because it has a database default. `stamp` must be unique to this batch.
+    """
+    if not batch.products:
+        return UpsertResult(created=0, updated=batch.repeats)
     Product.objects.bulk_create(
-        products,
-        update_conflicts=True,
-        unique_fields=["sku_key"],
-        update_fields=[name for name in UPSERTABLE if name in columns] + ["updated_at"],
+        batch.products, update_conflicts=True, unique_fields=["sku_key"], update_fields=batch.update_fields
     )
-    created = sum(1 for product in products if product.created_at == stamp)
-    return UpsertResult(created=created, updated=len(products) - created + repeats)
+    stamp = batch.stamp
+    created = sum(1 for product in batch.products if product.created_at == stamp)
+    return UpsertResult(created=created, updated=len(batch.products) - created + batch.repeats)
+
+
+def product_upsert_many(*, rows: Sequence[ProductValues], columns: Collection[str], stamp: datetime) -> UpsertResult:
+    """Upsert rows by case-insensitive SKU (see product_batch_build and product_batch_upsert)."""
+    return product_batch_upsert(batch=product_batch_build(rows=rows, columns=columns, stamp=stamp))

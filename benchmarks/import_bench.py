@@ -1,0 +1,273 @@
+"""CSV import speed and memory, against the same run's PostgreSQL COPY floor.
+
+Generates product CSVs shaped like the real file this was built for (header
+`name,sku,description`, multi-line quoted descriptions, 10% of SKUs repeated later in another
+case, 1% invalid rows), then for each size:
+
+- imports it through a real Celery worker (solo pool, so the task runs in the process whose
+  peak RSS is read), timed from queued to SUCCESS: a fresh import into an empty catalogue and a
+  re-import of the same file (all updates);
+- COPYs the rows the import ends with into a scratch table shaped and indexed like the products
+  table: the floor, what PostgreSQL alone needs to store and index the same data.
+
+    python benchmarks/import_bench.py                   # 100k, 500k and 1M rows
+    python benchmarks/import_bench.py --quick           # 20k rows, a smoke run
+    python benchmarks/import_bench.py --chunk-sizes 1000,2000,5000,10000   # also compare chunk sizes
+
+It uses its own database (--database-url, created when missing) and Redis database 13.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+WORDS = [
+    *("red", "blue", "green", "black", "white", "cotton", "linen", "wool", "steel", "oak", "ceramic", "glass"),
+    *("classic", "modern", "slim", "large", "small", "shirt", "mug", "lamp", "chair", "table", "sofa", "desk"),
+    *("shelf", "bottle", "jacket", "scarf", "boots", "socks", "cable", "charger", "case"),
+]
+
+
+def generate(path: Path, rows: int, seed: int = 7) -> int:
+    """Write a CSV of `rows` records; returns how many are valid."""
+    rng = random.Random(seed)
+    valid = 0
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["name", "sku", "description"])
+        for i in range(rows):
+            sku = f"SKU-{i:07d}-{rng.choice('ABCDEFGH')}{rng.choice('XYZ')}"
+            if i >= 100 and rng.random() < 0.10:  # an earlier SKU again, in another case
+                j = rng.randrange(0, i - 50)
+                sku = f"sku-{j:07d}-" + "ab"[j % 2] + "xyz"[j % 3]
+            name = " ".join(rng.choice(WORDS).capitalize() for _ in range(3)) + f" {i}"
+            lines = [
+                f"The {name.lower()} is made of {rng.choice(WORDS)}, built to last.",
+                f'Ships in {rng.randint(1, 9)} days; "care" instructions inside.',
+            ][: rng.randint(1, 2)]
+            description = "\n".join(lines)
+            kind = rng.random()
+            if kind < 0.004:
+                name = ""  # invalid: empty name
+            elif kind < 0.007:
+                sku = "X" * 120  # invalid: SKU too long
+            elif kind < 0.010:
+                f.write(f"{name},{sku},unquoted, comma,here\n")  # invalid: wrong field count
+                continue
+            else:
+                valid += 1
+            writer.writerow([name, sku, description])
+    return valid
+
+
+def _django(database_url: str) -> None:
+    os.environ.update(
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=BROKER,
+        DEBUG="true",
+        SECRET_KEY="benchmark-only",  # noqa: S106
+        FULFIL_ENV_FILE=os.devnull,
+        DJANGO_SETTINGS_MODULE="fulfil.settings",
+        LOG_LEVEL="WARNING",
+    )
+    import django
+
+    django.setup()
+
+
+BROKER = "redis://127.0.0.1:6379/13"
+
+
+def ensure_database(database_url: str) -> None:
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    admin = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+class Worker:
+    """A real Celery worker on the imports queue, solo pool: the task runs in this process."""
+
+    def __init__(self, database_url: str) -> None:
+        env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": BROKER}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "fulfil", "worker", "-Q", "imports", "-P", "solo",
+             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def run_import(path: Path, database_url: str, chunk_size: int = 0) -> tuple[float, float, dict]:
+    """Queue an import for a fresh worker; (seconds from queued to SUCCESS, worker peak RSS MB, counts)."""
+    from django.db import transaction
+
+    from imports.models import ImportJob
+    from imports.services import _queue
+
+    worker = Worker(database_url)
+    try:
+        time.sleep(4)  # let the worker connect before the clock starts
+        with transaction.atomic():
+            job = ImportJob.objects.create(
+                original_name=path.name, source=ImportJob.Source.COMMAND, source_path=str(path),
+                task_id=str(uuid.uuid4()), chunk_size=chunk_size,
+            )  # fmt: skip
+            queued = time.perf_counter()
+            _queue(job)
+        deadline = queued + 3600
+        while time.perf_counter() < deadline:
+            job.refresh_from_db()
+            if job.is_finished:
+                break
+            if worker.proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {worker.proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.05)
+        seconds = time.perf_counter() - queued
+        if job.status != ImportJob.Status.SUCCESS:
+            raise RuntimeError(f"import ended {job.status}: {job.phase}")
+        return seconds, worker.peak_rss_mb(), {
+            "total": job.total_rows, "created": job.created_count, "updated": job.updated_count,
+            "errors": job.error_count,
+        }  # fmt: skip
+    finally:
+        worker.stop()
+
+
+def copy_floor(path: Path) -> float:
+    """Seconds to COPY the products the import ends with (one row per SKU key, already parsed and
+    deduplicated) into a scratch table with the products table's columns, generated key and
+    indexes: what PostgreSQL itself must do to store and index the same data."""
+    from django.db import connection
+
+    from imports import parsing
+    from products.keys import sku_key
+
+    with path.open("rb") as f:
+        layout = parsing.inspect(f)
+        final = {sku_key(r.sku): r for r in parsing.records(f, layout) if type(r) is parsing.Row}
+    now = datetime.now(UTC).isoformat()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for r in final.values():
+        writer.writerow([uuid.uuid4(), r.sku, r.name, r.description, "t", now, now])
+    data = buffer.getvalue().encode()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_copy_floor")
+        cursor.execute("CREATE TABLE bench_copy_floor (LIKE products_product INCLUDING ALL)")
+        raw = cursor.cursor  # psycopg's own cursor
+        started = time.perf_counter()
+        columns = "id, sku, name, description, active, created_at, updated_at"
+        with raw.copy(f"COPY bench_copy_floor ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+            for i in range(0, len(data), 1 << 20):
+                copy.write(data[i : i + (1 << 20)])
+        seconds = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_copy_floor")
+    return seconds
+
+
+def truncate_products() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE products_product, imports_importrowerror CASCADE")
+        cursor.execute("VACUUM ANALYZE products_product")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100000,500000,1000000")
+    parser.add_argument("--quick", action="store_true", help="one 20,000-row file")
+    parser.add_argument("--chunk-sizes", default="", help="also compare these chunk sizes on the smallest file")
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/fulfil_bench_import")
+    parser.add_argument("--data-dir", default="")
+    args = parser.parse_args()
+    sizes = [20_000] if args.quick else [int(s) for s in args.sizes.split(",")]
+
+    ensure_database(args.database_url)
+    _django(args.database_url)
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="fulfil-bench-"))
+    print(f"PostgreSQL {args.database_url}; worker: celery solo pool on {BROKER}")
+    print(f"default chunk size {settings.IMPORT_CHUNK_SIZE}")
+
+    if args.chunk_sizes:
+        path = data_dir / f"products-{sizes[0]}.csv"
+        generate(path, sizes[0])
+        print(f"\nChunk size, fresh import of {sizes[0]:,} rows:")
+        for chunk in [int(c) for c in args.chunk_sizes.split(",")]:
+            truncate_products()
+            seconds, rss, _ = run_import(path, args.database_url, chunk)
+            print(f"  {chunk:>6}: {sizes[0] / seconds:>9,.0f} rows/s  peak RSS {rss:6.1f} MB")
+
+    results = []
+    for size in sizes:
+        path = data_dir / f"products-{size}.csv"
+        if not path.exists():
+            generate(path, size)
+        truncate_products()
+        fresh_s, fresh_rss, counts = run_import(path, args.database_url)
+        again_s, again_rss, again_counts = run_import(path, args.database_url)
+        floor_s = copy_floor(path)
+        valid = counts["created"] + counts["updated"]
+        assert counts["created"] + counts["updated"] + counts["errors"] == counts["total"] == size
+        assert again_counts["created"] == 0 and again_counts["updated"] == valid
+        results.append((size, fresh_s, fresh_rss, again_s, again_rss, floor_s, valid, counts))
+        path.unlink()
+
+    print()
+    header = (
+        f"{'rows':>9} | {'fresh s':>7} {'rows/s':>8} {'RSS MB':>7} | {'re-import s':>11} {'rows/s':>8} {'RSS MB':>7}"
+        f" | {'COPY s':>6} {'rows/s':>8} | {'fresh/COPY':>10} {'again/COPY':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for size, fresh_s, fresh_rss, again_s, again_rss, floor_s, _valid, _counts in results:
+        print(
+            f"{size:>9,} | {fresh_s:>7.1f} {size / fresh_s:>8,.0f} {fresh_rss:>7.1f} | {again_s:>11.1f}"
+            f" {size / again_s:>8,.0f} {again_rss:>7.1f} | {floor_s:>6.1f} {size / floor_s:>8,.0f}"
+            f" | {fresh_s / floor_s:>9.1f}x {again_s / floor_s:>9.1f}x"
+        )
+    for size, *_, counts in results:
+        print(f"{size:>9,}: created {counts['created']:,}, updated {counts['updated']:,}, errors {counts['errors']:,}")
+    if len(results) > 1:
+        first, last = results[0], results[-1]
+        fresh, again = last[2] / first[2], last[4] / first[4]
+        print(f"peak RSS {last[0]:,} vs {first[0]:,} rows: fresh {fresh:.2f}x, re-import {again:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""The import on a real Celery worker over Redis, including a worker killed mid-import."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from imports import services
+from imports.models import ImportJob
+from products.models import Product
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def big_csv(rows: int) -> bytes:
+    lines = ["name,sku,description"]
+    for i in range(rows):
+        sku = f"K-{i % (rows * 9 // 10)}"  # the last tenth repeats earlier SKUs
+        if i % 3 == 0:
+            sku = sku.lower()
+        lines.append(f'Item {i},{sku},"first line\nsecond, line {i}"')
+    lines.insert(rows // 2, "Broken,,no sku")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def wait_for(predicate, timeout: float, what: str, worker=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}" + (f"\n{worker.output()}" if worker else ""))
+
+
+def snapshot() -> dict:
+    return {p.sku: (p.name, p.description, p.active) for p in Product.objects.all()}
+
+
+def upload(api, content: bytes) -> ImportJob:
+    response = api.post("/api/v1/products/upload", {"file": SimpleUploadedFile("big.csv", content)}, format="multipart")
+    assert response.status_code == 202, response.content
+    return ImportJob.objects.get(pk=response.json()["job_id"])
+
+
+def reference(content: bytes, tmp_path) -> tuple[dict, tuple]:
+    """What an uninterrupted run of the same file produces (in-process), then a clean catalogue."""
+    path = tmp_path / "reference.csv"
+    path.write_bytes(content)
+    job = ImportJob.objects.create(source="command", source_path=str(path), original_name="r.csv", chunk_size=500)
+    job = services.import_job_run(job=job)
+    result = snapshot(), (job.total_rows, job.created_count, job.updated_count, job.error_count)
+    Product.objects.all().delete()
+    return result
+
+
+def counts(job: ImportJob) -> tuple:
+    return job.total_rows, job.created_count, job.updated_count, job.error_count
+
+
+def test_an_upload_is_imported_by_the_worker_with_progress_in_the_task_state(api, celery_worker_process):
+    from django_celery_results.models import TaskResult
+
+    worker = celery_worker_process("imports")
+    job = upload(api, b"sku,name\nA,a\nB,b\n,bad\n")
+    wait_for(lambda: ImportJob.objects.get(pk=job.pk).is_finished, 30, "the import", worker)
+    job.refresh_from_db()
+    assert (job.status, job.created_count, job.error_count) == ("SUCCESS", 2, 1)
+    status = api.get(f"/api/v1/products/upload/{job.task_id}/status").json()
+    assert status["status"] == "SUCCESS" and status["percent"] == 100.0
+    result = wait_for(lambda: TaskResult.objects.filter(task_id=job.task_id, status="SUCCESS").first(), 10, "result")
+    assert '"created": 2' in result.result
+
+
+def test_a_worker_process_killed_mid_import_is_replaced_and_the_import_resumes_exactly(
+    api, celery_worker_process, tmp_path
+):
+    content = big_csv(30_000)
+    expected, expected_counts = reference(content, tmp_path)
+    worker = celery_worker_process("imports", env={"IMPORT_CHUNK_SIZE": "500"})
+    job = upload(api, content)
+    wait_for(lambda: ImportJob.objects.get(pk=job.pk).processed_rows >= 3000, 60, "progress", worker)
+    (child,) = worker.children()
+    os.kill(child, signal.SIGKILL)  # the pool process running the task, as the OOM killer would
+    killed_at = ImportJob.objects.get(pk=job.pk).processed_rows
+
+    wait_for(lambda: ImportJob.objects.get(pk=job.pk).is_finished, 120, "the resumed import", worker)
+    job.refresh_from_db()
+    assert job.status == "SUCCESS", job.phase
+    assert job.attempts == 2 and killed_at < job.total_rows
+    assert counts(job) == expected_counts
+    assert snapshot() == expected
+
+
+def test_a_whole_worker_killed_mid_import_resumes_when_a_worker_is_back(api, celery_worker_process, tmp_path):
+    content = big_csv(30_000)
+    expected, expected_counts = reference(content, tmp_path)
+    env = {"IMPORT_CHUNK_SIZE": "500", "CELERY_VISIBILITY_TIMEOUT": "3"}
+    first = celery_worker_process("imports", env=env, name="first")
+    job = upload(api, content)
+    wait_for(lambda: ImportJob.objects.get(pk=job.pk).processed_rows >= 3000, 60, "progress", first)
+    first.kill()
+    stopped_at = ImportJob.objects.get(pk=job.pk)
+    assert stopped_at.status == "PROGRESS" and stopped_at.processed_rows < stopped_at.total_rows
+    time.sleep(4)  # past the visibility timeout: Redis hands the unacknowledged task out again
+
+    second = celery_worker_process("imports", env=env, name="second")
+    wait_for(lambda: ImportJob.objects.get(pk=job.pk).is_finished, 120, "the resumed import", second)
+    job.refresh_from_db()
+    assert job.status == "SUCCESS", job.phase
+    assert job.checkpoint == job.total_rows and job.attempts >= 2
+    assert counts(job) == expected_counts
+    assert snapshot() == expected
