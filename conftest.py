@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group, Permission, User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from fulfil.celery import app as celery_app
 from fulfil.testing import WorkerProcess
 
 
@@ -93,3 +94,12 @@ def celery_worker_process(transactional_db):
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks inline (unit flows); the real worker is used where the worker is the point."""
+    previous = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
+    celery_app.conf.task_always_eager = celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from fulfil.celery import app
 from imports import services
 from imports.models import ImportJob
 
@@ -34,12 +33,3 @@ def run_import(db, csv_file):
         return services.import_job_run(job=job)
 
     return run
-
-
-@pytest.fixture
-def eager_celery():
-    """Run tasks inline (unit flows); the real worker is used where the worker is the point."""
-    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = previous

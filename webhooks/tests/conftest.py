@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from fulfil.celery import app as celery_app
 from webhooks import services
 
 
@@ -120,16 +119,6 @@ def webhook_settings(settings):
 
 
 @pytest.fixture
-def eager():
-    """Run Celery tasks in-process, as they are queued (retries included: countdowns are ignored)."""
-    conf = celery_app.conf
-    saved = conf.task_always_eager, conf.task_eager_propagates
-    conf.task_always_eager, conf.task_eager_propagates = True, True
-    yield
-    conf.task_always_eager, conf.task_eager_propagates = saved
-
-
-@pytest.fixture
 def make_webhook(db, receiver):
     def make(**values):
         values.setdefault("url", receiver.url())
@@ -159,7 +148,7 @@ def standard_signature_ok(secret: str, received: Received, *, tolerance: int = 3
 
 
 @pytest.fixture
-def emit(eager, django_capture_on_commit_callbacks):
+def emit(eager_celery, django_capture_on_commit_callbacks):
     """Emit an event and run what it queues, as a committed transaction would, in this process."""
     from webhooks.events import event_emit
 

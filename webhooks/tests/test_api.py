@@ -33,7 +33,7 @@ def test_create_answers_201_with_defaults_and_without_the_secret(api, receiver):
     assert Webhook.objects.get(pk=body["id"]).secret == "hush"
 
 
-def test_the_secret_is_never_returned_by_any_endpoint(api, make_webhook, receiver, eager):
+def test_the_secret_is_never_returned_by_any_endpoint(api, make_webhook, receiver, eager_celery):
     webhook = make_webhook(secret="top-secret-value")
     responses = [
         api.get(LIST),
@@ -265,7 +265,7 @@ def test_redelivery_answers_202_with_the_delivery_id_and_next_attempt(api, logge
 
 
 def test_redelivery_reaches_the_receiver_with_the_same_id_and_body(
-    api, logged, receiver, eager, django_capture_on_commit_callbacks
+    api, logged, receiver, eager_celery, django_capture_on_commit_callbacks
 ):
     original = logged.deliveries.get(event="product.created")
     first = next(r for r in receiver.requests if r.json["event"] == "product.created")

@@ -272,7 +272,7 @@ def test_enabling_a_disabled_webhook_forgets_its_failures(make_webhook):
     assert webhook.is_active and webhook.consecutive_failures == 0
 
 
-def test_a_pending_retry_of_a_webhook_disabled_meanwhile_is_not_sent(receiver, make_webhook, eager):
+def test_a_pending_retry_of_a_webhook_disabled_meanwhile_is_not_sent(receiver, make_webhook, eager_celery):
     webhook = make_webhook()
     webhook.is_active = False
     webhook.save()
@@ -282,7 +282,7 @@ def test_a_pending_retry_of_a_webhook_disabled_meanwhile_is_not_sent(receiver, m
     assert receiver.requests == [] and not webhook.deliveries.exists()
 
 
-def test_a_task_delivered_twice_sends_its_attempt_once(receiver, make_webhook, eager):
+def test_a_task_delivered_twice_sends_its_attempt_once(receiver, make_webhook, eager_celery):
     webhook = make_webhook()
     kwargs = {"webhook_id": webhook.pk, "delivery_id": str(uuid.uuid4()), "event": "product.created", "payload": {}}
     webhook_deliver_task.delay(**kwargs)
@@ -290,6 +290,6 @@ def test_a_task_delivered_twice_sends_its_attempt_once(receiver, make_webhook, e
     assert len(receiver.requests) == 1 and webhook.deliveries.count() == 1
 
 
-def test_a_task_for_a_deleted_webhook_does_nothing(receiver, eager):
+def test_a_task_for_a_deleted_webhook_does_nothing(receiver, eager_celery):
     webhook_deliver_task.delay(webhook_id=999_999, delivery_id=str(uuid.uuid4()), event="product.created", payload={})
     assert receiver.requests == []

@@ -57,7 +57,7 @@ def test_import_and_bulk_delete_events_are_emitted_as_given(receiver, make_webho
 
 
 def test_creating_updating_and_deleting_through_the_api_fires_product_events(
-    api, receiver, make_webhook, eager, django_capture_on_commit_callbacks
+    api, receiver, make_webhook, eager_celery, django_capture_on_commit_callbacks
 ):
     make_webhook()
     with django_capture_on_commit_callbacks(execute=True):
@@ -79,7 +79,7 @@ def test_creating_updating_and_deleting_through_the_api_fires_product_events(
 
 
 def test_an_update_that_changes_nothing_fires_nothing(
-    receiver, make_webhook, eager, django_capture_on_commit_callbacks
+    receiver, make_webhook, eager_celery, django_capture_on_commit_callbacks
 ):
     make_webhook()
     product = Product.objects.create(sku="same", name="Same")
@@ -88,7 +88,7 @@ def test_an_update_that_changes_nothing_fires_nothing(
     assert callbacks == [] and receiver.requests == []
 
 
-def test_a_rolled_back_change_fires_nothing(receiver, make_webhook, eager, django_capture_on_commit_callbacks):
+def test_a_rolled_back_change_fires_nothing(receiver, make_webhook, eager_celery, django_capture_on_commit_callbacks):
     make_webhook()
     with (
         django_capture_on_commit_callbacks(execute=True) as callbacks,
@@ -102,7 +102,7 @@ def test_a_rolled_back_change_fires_nothing(receiver, make_webhook, eager, djang
     assert receiver.requests == [] and not Product.objects.filter(sku="GONE").exists()
 
 
-def test_a_failed_create_fires_nothing(api, receiver, make_webhook, eager, django_capture_on_commit_callbacks):
+def test_a_failed_create_fires_nothing(api, receiver, make_webhook, eager_celery, django_capture_on_commit_callbacks):
     make_webhook()
     product_services.product_create(sku="DUP", name="First")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -111,7 +111,9 @@ def test_a_failed_create_fires_nothing(api, receiver, make_webhook, eager, djang
     assert callbacks == [] and receiver.requests == []
 
 
-def test_nothing_is_queued_when_no_webhook_listens(make_webhook, eager, django_capture_on_commit_callbacks, receiver):
+def test_nothing_is_queued_when_no_webhook_listens(
+    make_webhook, eager_celery, django_capture_on_commit_callbacks, receiver
+):
     make_webhook(events=["product.deleted"])
     with django_capture_on_commit_callbacks(execute=True):
         product_services.product_create(sku="QUIET", name="q")
@@ -119,7 +121,7 @@ def test_nothing_is_queued_when_no_webhook_listens(make_webhook, eager, django_c
 
 
 def test_admin_edits_and_the_activate_action_fire_product_updated(
-    staff_client, receiver, make_webhook, eager, django_capture_on_commit_callbacks
+    staff_client, receiver, make_webhook, eager_celery, django_capture_on_commit_callbacks
 ):
     make_webhook(events=["product.updated"])
     red = product_services.product_create(sku="RED", name="Red")
@@ -143,7 +145,7 @@ def test_admin_edits_and_the_activate_action_fire_product_updated(
 
 
 def test_deleting_in_the_admin_fires_product_deleted(
-    staff_client, receiver, make_webhook, eager, django_capture_on_commit_callbacks
+    staff_client, receiver, make_webhook, eager_celery, django_capture_on_commit_callbacks
 ):
     make_webhook(events=["product.deleted"])
     product = product_services.product_create(sku="BIN", name="Bin me")

@@ -21,7 +21,7 @@ def log_aged(webhook, days: float) -> WebhookDelivery:
     return delivery
 
 
-def test_logs_older_than_the_retention_period_are_removed(make_webhook, webhook_settings, eager):
+def test_logs_older_than_the_retention_period_are_removed(make_webhook, webhook_settings, eager_celery):
     webhook_settings.WEBHOOK_LOG_RETENTION_DAYS = 7
     webhook = make_webhook()
     kept = [log_aged(webhook, 0), log_aged(webhook, 6.9)]
