@@ -27,6 +27,8 @@ from imports import parsing
 from imports.models import ImportJob, ImportRowError
 from products.selectors import product_existing_keys
 from products.services import ProductBatch, UpsertResult, product_batch_build, product_batch_upsert
+from webhooks import events
+from webhooks.events import event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +197,8 @@ class _Run:
                 job.status, job.phase = ImportJob.Status.PROGRESS, "Importing"
                 self._save("encoding", "delimiter", "columns", "warnings", "total_rows", "status", "phase")
                 if not resuming and self.persist:
-                    _emit("import.started", task_id=job.task_id, filename=job.original_name, total_rows=job.total_rows)
+                    data = {"task_id": job.task_id, "filename": job.original_name, "total_rows": job.total_rows}
+                    event_emit(event=events.IMPORT_STARTED, data=data)
                 self.on_progress(job)
                 rows = parsing.records(file, layout, skip=job.checkpoint)
                 size = job.chunk_size or settings.IMPORT_CHUNK_SIZE
@@ -220,8 +223,9 @@ class _Run:
             raise
         _finish(job, ImportJob.Status.SUCCESS, "Import complete", save=self.persist)
         if self.persist:
-            _emit("import.completed", task_id=job.task_id, created=job.created_count, updated=job.updated_count,
-                  errors=job.error_count)  # fmt: skip
+            data = {"task_id": job.task_id, "created": job.created_count, "updated": job.updated_count,
+                    "errors": job.error_count}  # fmt: skip
+            event_emit(event=events.IMPORT_COMPLETED, data=data)
         self.on_progress(job)
         return job
 
@@ -283,7 +287,7 @@ class _Run:
         _finish(job, ImportJob.Status.FAILURE, f"Import failed: {reason}", save=False)
         self._save("error_message", "status", "phase", "finished_at")
         if self.persist:
-            _emit("import.failed", task_id=job.task_id, error=reason)
+            event_emit(event=events.IMPORT_FAILED, data={"task_id": job.task_id, "error": reason})
         self.on_progress(job)
         return job
 
@@ -476,15 +480,6 @@ def _exclusive(job_id: int) -> Iterator[bool]:
 
 
 _LOCK_NAMESPACE = 7301  # advisory lock class for import jobs
-
-
-def _emit(event: str, **data) -> None:
-    """Tell the webhooks app about an import event (a no-op until webhooks are configured)."""
-    try:
-        from webhooks.events import event_emit
-    except ImportError:
-        return
-    event_emit(event=event, data=data)
 
 
 # --- Reading results ------------------------------------------------------------------------

@@ -153,3 +153,41 @@ def test_deleting_in_the_admin_fires_product_deleted(
         staff_client.post(reverse("admin:products_product_delete", args=[product.pk]), {"post": "yes"})
     [request] = receiver.wait_for(1)
     assert request.json["data"] == {"id": str(product.pk), "sku": "BIN", "name": "Bin me"}
+
+
+# --- Import events ---------------------------------------------------------------------------
+
+
+def _import(tmp_path, content: bytes, django_capture_on_commit_callbacks):
+    from imports import services as import_services
+    from imports.models import ImportJob
+
+    path = tmp_path / "import.csv"
+    path.write_bytes(content)
+    job = ImportJob.objects.create(source="command", source_path=str(path), original_name="import.csv", task_id="t-9")
+    with django_capture_on_commit_callbacks(execute=True):
+        return import_services.import_job_run(job=job)
+
+
+def test_an_import_fires_started_and_completed_and_never_one_event_per_row(
+    tmp_path, receiver, make_webhook, eager_celery, django_capture_on_commit_callbacks
+):
+    make_webhook(events=[*events.EVENTS])
+    product_services.product_create(sku="OLD", name="o")
+    receiver.requests.clear()
+    _import(tmp_path, b"sku,name\nold,updated\nNEW-1,a\nNEW-2,b\n,bad\n", django_capture_on_commit_callbacks)
+    bodies = [r.json for r in receiver.wait_for(2)]
+    assert [(b["event"], b["data"]) for b in bodies] == [
+        ("import.started", {"task_id": "t-9", "filename": "import.csv", "total_rows": 4}),
+        ("import.completed", {"task_id": "t-9", "created": 2, "updated": 1, "errors": 1}),
+    ]
+
+
+def test_an_import_that_cannot_run_fires_failed(tmp_path, receiver, make_webhook, eager_celery,
+                                                  django_capture_on_commit_callbacks):  # fmt: skip
+    make_webhook(events=["import.started", "import.failed"])
+    _import(tmp_path, b"title\nnothing\n", django_capture_on_commit_callbacks)
+    [request] = receiver.wait_for(1)
+    assert request.json["event"] == "import.failed"
+    assert request.json["data"]["task_id"] == "t-9"
+    assert "Missing required column(s): sku, name." in request.json["data"]["error"]
