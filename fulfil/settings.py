@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -114,6 +115,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "fulfil.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -282,12 +284,15 @@ CELERY_TASK_ROUTES = {
     "products.tasks.*": {"queue": "imports"},
     "webhooks.tasks.*": {"queue": "webhooks"},
 }
+# The beat schedule (`celery -A fulfil beat`). Task results are kept RESULT_EXPIRES; beat also runs
+# Celery's own backend clean-up daily at 04:00.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    "webhooks-prune-delivery-log": {
-        "task": "webhooks.tasks.webhook_delivery_log_prune_task",
-        "schedule": 6 * 60 * 60,  # seconds
+    "cleanup-old-imports": {
+        "task": "fulfil.tasks.cleanup_old_imports",
+        "schedule": crontab(minute=15),  # hourly, at a quarter past
     },
 }
+CELERY_RESULT_EXPIRES = _int("CELERY_RESULT_EXPIRES_DAYS", 7, minimum=1) * 86400
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Webhooks ---------------------------------------------------------------------------
@@ -308,12 +313,19 @@ WEBHOOK_LOG_RETENTION_DAYS = _int("WEBHOOK_LOG_RETENTION_DAYS", 30, minimum=1)
 
 FULFIL_HEALTH_BROKER_TIMEOUT = 2.0
 
+# --- Products ---------------------------------------------------------------------------
+
+# Products removed per transaction by "delete all".
+PRODUCT_DELETE_BATCH_SIZE = _int("PRODUCT_DELETE_BATCH_SIZE", 10_000, minimum=1, maximum=100_000)
+
 # --- Imports ----------------------------------------------------------------------------
 
 # Rows per transaction; chosen by benchmarks/import_bench.py (see the README's figures).
 IMPORT_CHUNK_SIZE = _int("IMPORT_CHUNK_SIZE", 5000, minimum=1, maximum=50_000)
 # Database connections an import writes on at once (PostgreSQL); commits still follow the file.
 IMPORT_WRITERS = _int("IMPORT_WRITERS", 2, minimum=1, maximum=8)
+# Finished imports (and their uploaded files) and delete-all records are removed after this many days.
+IMPORT_RETENTION_DAYS = _int("IMPORT_RETENTION_DAYS", 30, minimum=1)
 # Uploads larger than this are refused with 413.
 IMPORT_MAX_UPLOAD_BYTES = _int("IMPORT_MAX_UPLOAD_BYTES", 1 << 30, minimum=1)
 
@@ -322,13 +334,23 @@ IMPORT_MAX_UPLOAD_BYTES = _int("IMPORT_MAX_UPLOAD_BYTES", 1 << 30, minimum=1)
 LOG_LEVEL = (env.str("LOG_LEVEL", default="") or "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
     raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {LOG_LEVEL!r}")
+# json (one JSON object per line, for log collectors) or text (for a terminal).
+LOG_FORMAT = (env.str("LOG_FORMAT", default="") or ("text" if DEBUG else "json")).lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "fulfil.logs.ContextFilter"}},
     "formatters": {
-        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "fulfil.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(task_id)s] %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+# Workers log through the same handler (JSON lines with task ids) instead of Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

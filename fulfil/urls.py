@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from fulfil import views
 from fulfil.routers import Router
 from imports.api import ImportJobViewSet, ProductUploadView, UploadStatusView
-from products.api import ProductViewSet
+from products.api import ProductDeleteAllView, ProductDeleteStatusView, ProductViewSet
 from webhooks.api import WebhookViewSet
 
 router = Router()
@@ -16,9 +16,14 @@ router.register("imports", ImportJobViewSet, basename="import")
 
 api_v1 = [
     re_path(r"^hello/?$", views.hello, name="hello"),
+    re_path(r"^celery/workers/?$", views.CeleryWorkersView.as_view(), name="celery-workers"),
+    re_path(r"^celery/test/?$", views.CeleryTestView.as_view(), name="celery-test"),
+    re_path(r"^celery/task/(?P<task_id>[^/]+)/?$", views.CeleryTaskView.as_view(), name="celery-task"),
     # Before the router: these would otherwise match products/{id}.
     re_path(r"^products/upload/?$", ProductUploadView.as_view(), name="upload"),
     re_path(r"^products/upload/(?P<task_id>[^/]+)/status/?$", UploadStatusView.as_view(), name="upload-status"),
+    re_path(r"^products/all/?$", ProductDeleteAllView.as_view(), name="delete-all"),
+    re_path(r"^products/delete/(?P<task_id>[^/]+)/status/?$", ProductDeleteStatusView.as_view(), name="delete-status"),
     *router.urls,
 ]
 

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from fulfil import celery_ops
 from fulfil.health import health_check
 
 
@@ -28,3 +31,40 @@ def hello(request):
     result = health_check()
     code = status.HTTP_200_OK if result["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
     return Response(result, status=code)
+
+
+class CeleryWorkersView(APIView):
+    """GET /api/v1/celery/workers: live workers, their queues, active and reserved tasks."""
+
+    permission_classes = (IsAdminUser,)
+
+    @extend_schema(responses={200: OpenApiResponse(description="{workers: [...], count}")})
+    def get(self, request):
+        workers = celery_ops.celery_workers()
+        return Response({"workers": workers, "count": len(workers)})
+
+
+class CeleryTestView(APIView):
+    """POST /api/v1/celery/test: queue a tiny test task."""
+
+    permission_classes = (IsAdminUser,)
+
+    @extend_schema(request=None, responses={202: OpenApiResponse(description="{task_id, status_url}")})
+    def post(self, request):
+        task_id = celery_ops.celery_test_task()
+        url = request.build_absolute_uri(reverse("v1:celery-task", args=[task_id]))
+        return Response({"task_id": task_id, "status": "PENDING", "status_url": url}, status=status.HTTP_202_ACCEPTED)
+
+
+class CeleryTaskView(APIView):
+    """GET /api/v1/celery/task/{id}: state, progress, result or error, dates. DELETE: revoke."""
+
+    permission_classes = (IsAdminUser,)
+
+    @extend_schema(responses={200: OpenApiResponse(description="state, progress, result, error, dates, job")})
+    def get(self, request, task_id: str):
+        return Response(celery_ops.celery_task_state(task_id))
+
+    @extend_schema(responses={202: OpenApiResponse(description="{task_id, revoked, job}")})
+    def delete(self, request, task_id: str):
+        return Response(celery_ops.celery_task_revoke(task_id), status=status.HTTP_202_ACCEPTED)

@@ -7,29 +7,20 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from fulfil.jobs import BackgroundJob
+
 
 def upload_path(job: ImportJob, filename: str) -> str:
     return f"imports/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.csv"
 
 
-class ImportJob(models.Model):
+class ImportJob(BackgroundJob):
     """One CSV import: its file, who started it, where it is, and what it did.
 
     The counters and `checkpoint` are written in the same transaction as each chunk of
     products, so after a crash the job says exactly what was committed and the import
     resumes from there.
     """
-
-    class Status(models.TextChoices):
-        # Celery's state names, so the job and the task speak the same language.
-        PENDING = "PENDING", "Queued"
-        STARTED = "STARTED", "Started"
-        PROGRESS = "PROGRESS", "Importing"
-        SUCCESS = "SUCCESS", "Complete"
-        FAILURE = "FAILURE", "Failed"
-        REVOKED = "REVOKED", "Cancelled"
-
-    FINISHED = (Status.SUCCESS, Status.FAILURE, Status.REVOKED)
 
     class Source(models.TextChoices):
         UPLOAD = "upload", "Upload"
@@ -45,9 +36,6 @@ class ImportJob(models.Model):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_jobs"
     )
-    task_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
-    phase = models.CharField(max_length=500, default="Queued")
     dry_run = models.BooleanField(default=False)
     chunk_size = models.PositiveIntegerField(default=0, help_text="0: the setting's default.")
     encoding = models.CharField(max_length=16, blank=True)
@@ -62,13 +50,7 @@ class ImportJob(models.Model):
     checkpoint = models.PositiveIntegerField(
         default=0, help_text="Data records committed so far; a resumed import skips them."
     )
-    error_message = models.TextField(blank=True)
-    cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -77,23 +59,12 @@ class ImportJob(models.Model):
         return f"Import #{self.pk} {self.original_name} ({self.get_status_display()})"
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-    @property
     def percent(self) -> float:
         if self.status == self.Status.SUCCESS:
             return 100.0
         if not self.total_rows:
             return 0.0
         return round(min(100.0, 100.0 * self.processed_rows / self.total_rows), 1)
-
-    @property
-    def duration_seconds(self) -> float | None:
-        if not self.started_at:
-            return None
-        end = self.finished_at or timezone.now()
-        return max((end - self.started_at).total_seconds(), 0.0)
 
     @property
     def rows_per_second(self) -> float | None:

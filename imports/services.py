@@ -23,6 +23,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from fulfil.errors import Conflict, ServiceError
+from fulfil.jobs import background_job_cancel, background_job_cancel_requested
 from imports import parsing
 from imports.models import ImportJob, ImportRowError
 from products.selectors import product_existing_keys
@@ -91,21 +92,7 @@ def _queue(job: ImportJob) -> None:
 
 def import_job_cancel(*, job: ImportJob) -> ImportJob:
     """Stop an import after its current chunk; what was committed stays. A queued one never starts."""
-    if job.is_finished:
-        raise Conflict(f"Import #{job.pk} has already finished ({job.get_status_display().lower()}).")
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job.pk)
-        job.cancel_requested = True
-        fields = ["cancel_requested", "updated_at"]
-        if job.status == ImportJob.Status.PENDING:
-            _finish(job, ImportJob.Status.REVOKED, "Import cancelled before it started", save=False)
-            fields += ["status", "phase", "finished_at"]
-        job.save(update_fields=fields)
-    if job.status == ImportJob.Status.REVOKED and job.task_id:
-        from fulfil.celery import app
-
-        app.control.revoke(job.task_id)
-    return job
+    return background_job_cancel(job=job)
 
 
 def import_job_retry(*, job: ImportJob) -> ImportJob:
@@ -187,6 +174,8 @@ class _Run:
         job.status, job.phase = ImportJob.Status.STARTED, "Parsing CSV"
         job.started_at = job.started_at or timezone.now()
         self._save("attempts", "status", "phase", "started_at")
+        logger.info("import %s started (attempt %s)", job.pk, job.attempts,
+                    extra={"job_id": job.pk, "checkpoint": job.checkpoint})  # fmt: skip
         self.on_progress(job)
         try:
             with job.file_path.open("rb") as file:
@@ -209,7 +198,9 @@ class _Run:
                     else:
                         cancelled = self._write_here(chunks)
                 if cancelled:
-                    _finish(job, ImportJob.Status.REVOKED, "Import cancelled", save=self.persist)
+                    job.finish(ImportJob.Status.REVOKED, "Import cancelled", save=self.persist)
+                    logger.info("import %s cancelled after %s rows", job.pk, job.processed_rows,
+                                extra={"job_id": job.pk})  # fmt: skip
                     self.on_progress(job)
                     return job
         except FileNotFoundError:
@@ -221,7 +212,12 @@ class _Run:
             with contextlib.suppress(Exception):  # the database itself may be what failed
                 self._fail("an internal error stopped it; the rows committed so far stay")
             raise
-        _finish(job, ImportJob.Status.SUCCESS, "Import complete", save=self.persist)
+        job.finish(ImportJob.Status.SUCCESS, "Import complete", save=self.persist)
+        logger.info(
+            "import %s complete: %s created, %s updated, %s rejected", job.pk, job.created_count,
+            job.updated_count, job.error_count, extra={"job_id": job.pk, "rows": job.processed_rows,
+                                                       "seconds": job.duration_seconds},
+        )  # fmt: skip
         if self.persist:
             data = {"task_id": job.task_id, "created": job.created_count, "updated": job.updated_count,
                     "errors": job.error_count}  # fmt: skip
@@ -277,14 +273,13 @@ class _Run:
         return stamp
 
     def cancel_requested(self) -> bool:
-        if not self.persist:
-            return False
-        return ImportJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+        return self.persist and background_job_cancel_requested(self.job)
 
     def _fail(self, reason: str) -> ImportJob:
         job = self.job
         job.error_message = reason
-        _finish(job, ImportJob.Status.FAILURE, f"Import failed: {reason}", save=False)
+        job.finish(ImportJob.Status.FAILURE, f"Import failed: {reason}", save=False)
+        logger.warning("import %s failed: %s", job.pk, reason, extra={"job_id": job.pk})
         self._save("error_message", "status", "phase", "finished_at")
         if self.persist:
             event_emit(event=events.IMPORT_FAILED, data={"task_id": job.task_id, "error": reason})
@@ -294,12 +289,6 @@ class _Run:
     def _save(self, *fields: str) -> None:
         if self.persist:
             self.job.save(update_fields=[*fields, "updated_at"])
-
-
-def _finish(job: ImportJob, status: str, phase: str, *, save: bool) -> None:
-    job.status, job.phase, job.finished_at = status, phase, timezone.now()
-    if save:
-        job.save(update_fields=["status", "phase", "finished_at", "updated_at"])
 
 
 @dataclass(slots=True)
@@ -514,3 +503,23 @@ def import_job_status(job: ImportJob, *, error_limit: int = 20) -> dict:
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
+
+
+# --- Housekeeping -------------------------------------------------------------------------------
+
+
+def import_jobs_prune(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Delete finished imports older than IMPORT_RETENTION_DAYS with their stored files and row
+    errors, in batches; running and queued imports are never touched. Returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.IMPORT_RETENTION_DAYS)
+    old = ImportJob.objects.filter(status__in=ImportJob.FINISHED, created_at__lt=cutoff).order_by("pk")
+    removed = 0
+    while batch := list(old[:batch_size]):
+        for job in batch:
+            if job.file:
+                job.file.delete(save=False)  # a file already gone is fine
+        with transaction.atomic():
+            removed += (
+                ImportJob.objects.filter(pk__in=[job.pk for job in batch]).delete()[1].get(ImportJob._meta.label, 0)
+            )
+    return removed

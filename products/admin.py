@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import ngettext
 
 from fulfil.errors import Conflict
 from fulfil.pagination import EstimatedCountPaginator
 from products import services
-from products.models import Product
+from products.models import Product, ProductDeletion
 from products.selectors import product_get_by_sku
 
 
@@ -29,6 +34,23 @@ class ProductForm(forms.ModelForm):
         """Uniqueness is checked by clean_sku and, against races, by the database."""
 
 
+class DeleteAllForm(forms.Form):
+    confirm = forms.CharField(
+        label="Type DELETE (or the number of products) to confirm",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+    )
+
+    def __init__(self, *args, count: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.count = count
+
+    def clean_confirm(self) -> str:
+        value = self.cleaned_data["confirm"].strip()
+        if value != "DELETE" and value.replace(",", "") != str(self.count):
+            raise forms.ValidationError(f"Type DELETE or {self.count} exactly; nothing was deleted.")
+        return value
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     form = ProductForm
@@ -45,6 +67,53 @@ class ProductAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     change_list_template = "admin/products/product/change_list.html"
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        name = "products_product_delete_all"
+        return [
+            path("delete-all/", wrap(self.delete_all_view), name=name),
+            path("delete-all/<int:pk>/", wrap(self.delete_all_progress_view), name=f"{name}_progress"),
+            path("delete-all/<int:pk>/status/", wrap(self.delete_all_status_view), name=f"{name}_status"),
+            *super().get_urls(),
+        ]
+
+    def delete_all_view(self, request):
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        count = Product.objects.count()
+        form = DeleteAllForm(request.POST or None, count=count)
+        if request.method == "POST" and form.is_valid():
+            job = services.product_delete_all_start(user=request.user)
+            return redirect("admin:products_product_delete_all_progress", job.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Delete all products",
+            "opts": self.model._meta,
+            "count": count,
+            "form": form,
+            "running": ProductDeletion.objects.exclude(status__in=ProductDeletion.FINISHED).first(),
+        }
+        return TemplateResponse(request, "admin/products/product/delete_all.html", context)
+
+    def delete_all_progress_view(self, request, pk: int):
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(ProductDeletion, pk=pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Deleting all products",
+            "opts": self.model._meta,
+            "job": job,
+            "status": services.product_deletion_status(job),
+            "status_url": reverse("admin:products_product_delete_all_status", args=[job.pk]),
+        }
+        return TemplateResponse(request, "admin/products/product/delete_all_progress.html", context)
+
+    def delete_all_status_view(self, request, pk: int):
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        return JsonResponse(services.product_deletion_status(get_object_or_404(ProductDeletion, pk=pk)))
 
     def save_model(self, request, obj, form, change):
         values = {field: form.cleaned_data[field] for field in form.changed_data if field in services.EDITABLE_FIELDS}

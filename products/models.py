@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from fulfil.jobs import BackgroundJob
 from products.keys import SkuKey
 
 
@@ -56,3 +58,27 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} — {self.name}"
+
+
+class ProductDeletion(BackgroundJob):
+    """One "delete all products" run: who asked, how many there were, how many are gone."""
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    total = models.PositiveIntegerField(null=True, blank=True, help_text="Products when it started.")
+    deleted = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"Delete all #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> float:
+        if self.status == self.Status.SUCCESS:
+            return 100.0
+        if not self.total:
+            return 0.0
+        return round(min(100.0, 100.0 * self.deleted / self.total), 1)

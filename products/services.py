@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+import logging
+import uuid
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fulfil.errors import Conflict
+from fulfil.jobs import background_job_cancel_requested
 from products.keys import sku_key
-from products.models import Product
+from products.models import Product, ProductDeletion
 from products.selectors import product_get_by_sku
 from webhooks import events as webhook_events
+
+logger = logging.getLogger(__name__)
 
 EDITABLE_FIELDS = ("sku", "name", "description", "active")
 
@@ -198,3 +204,93 @@ def product_batch_upsert(*, batch: ProductBatch) -> UpsertResult:
 def product_upsert_many(*, rows: Sequence[ProductValues], columns: Collection[str], stamp: datetime) -> UpsertResult:
     """Upsert rows by case-insensitive SKU (see product_batch_build and product_batch_upsert)."""
     return product_batch_upsert(batch=product_batch_build(rows=rows, columns=columns, stamp=stamp))
+
+
+# --- Delete all ---------------------------------------------------------------------------------
+
+
+def product_delete_all_start(*, user=None) -> ProductDeletion:
+    """Record a "delete all products" run and queue it once the transaction commits."""
+    from products.tasks import product_delete_all_task
+
+    job = ProductDeletion.objects.create(
+        task_id=str(uuid.uuid4()), requested_by=user if user is not None and user.is_authenticated else None
+    )
+    transaction.on_commit(lambda: product_delete_all_task.apply_async(args=[job.pk], task_id=job.task_id))
+    return job
+
+
+def product_delete_all_run(
+    *, job: ProductDeletion, on_progress: Callable[[ProductDeletion], None] | None = None
+) -> ProductDeletion:
+    """Delete every product in batches, each its own short transaction, so no lock is held long.
+
+    Batches take rows with FOR UPDATE SKIP LOCKED, so two runs at once share the work instead of
+    waiting on each other. Safe to run again after a crash: it deletes what is left. One
+    `products.bulk_deleted` event at the end, never one per product.
+    """
+    on_progress = on_progress or (lambda job: None)
+    job.refresh_from_db()
+    if job.is_finished:
+        return job
+    if job.cancel_requested:
+        job.finish(job.Status.REVOKED, "Cancelled before it started")
+        return job
+    job.status, job.phase = job.Status.PROGRESS, "Deleting products"
+    job.started_at = job.started_at or timezone.now()
+    if job.total is None:
+        job.total = Product.objects.count()
+    job.save(update_fields=["status", "phase", "started_at", "total", "updated_at"])
+    on_progress(job)
+    size = settings.PRODUCT_DELETE_BATCH_SIZE
+    try:
+        while True:
+            with transaction.atomic():
+                batch = Product.objects.order_by().select_for_update(skip_locked=True).values("pk")[:size]
+                deleted, _ = Product.objects.filter(pk__in=batch).delete()
+                job.deleted += deleted
+                job.save(update_fields=["deleted", "updated_at"])
+            on_progress(job)
+            if not deleted:
+                break
+            if background_job_cancel_requested(job):
+                job.finish(job.Status.REVOKED, f"Cancelled after deleting {job.deleted:,} products")
+                on_progress(job)
+                return job
+    except Exception as exc:
+        job.error_message = str(exc)[:2000]
+        job.save(update_fields=["error_message", "updated_at"])
+        job.finish(job.Status.FAILURE, f"Delete failed: {exc}"[:500])
+        logger.exception("delete-all %s failed", job.pk, extra={"job_id": job.pk})
+        on_progress(job)
+        raise
+    job.finish(job.Status.SUCCESS, f"Deleted {job.deleted:,} products")
+    logger.info("delete-all %s deleted %s products", job.pk, job.deleted, extra={"job_id": job.pk})
+    webhook_events.event_emit(
+        event=webhook_events.PRODUCTS_BULK_DELETED, data={"task_id": job.task_id, "count": job.deleted}
+    )
+    on_progress(job)
+    return job
+
+
+def product_deletion_status(job: ProductDeletion) -> dict:
+    """What the status endpoint, the admin page and the task state report."""
+    return {
+        "job_id": job.pk,
+        "task_id": job.task_id,
+        "status": job.status,
+        "phase": job.phase,
+        "deleted": job.deleted,
+        "total": job.total,
+        "percent": job.percent,
+        "error_message": job.error_message,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+
+
+def product_deletions_prune(*, now: datetime | None = None) -> int:
+    """Delete finished delete-all records older than IMPORT_RETENTION_DAYS; returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.IMPORT_RETENTION_DAYS)
+    old = ProductDeletion.objects.filter(status__in=ProductDeletion.FINISHED, created_at__lt=cutoff)
+    return old.delete()[0]

@@ -54,9 +54,3 @@ def webhook_deliver_task(
             },
             countdown=outcome.retry_in,
         )
-
-
-@shared_task(ignore_result=True)
-def webhook_delivery_log_prune_task() -> int:
-    """Remove delivery logs past the retention period (scheduled by beat)."""
-    return services.webhook_delivery_log_prune()

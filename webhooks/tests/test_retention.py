@@ -1,16 +1,14 @@
-"""Old delivery logs are removed by a periodic task."""
+"""Old delivery logs are removed by the periodic clean-up (see fulfil/tests/test_housekeeping.py)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
-from fulfil.celery import app as celery_app
 from webhooks.models import WebhookDelivery
-from webhooks.tasks import webhook_delivery_log_prune_task
+from webhooks.services import webhook_delivery_log_prune
 
 pytestmark = pytest.mark.django_db
 
@@ -21,18 +19,13 @@ def log_aged(webhook, days: float) -> WebhookDelivery:
     return delivery
 
 
-def test_logs_older_than_the_retention_period_are_removed(make_webhook, webhook_settings, eager_celery):
+def test_logs_older_than_the_retention_period_are_removed(make_webhook, webhook_settings, monkeypatch):
     webhook_settings.WEBHOOK_LOG_RETENTION_DAYS = 7
+    monkeypatch.setattr("webhooks.services._PRUNE_BATCH", 2)  # several batches
     webhook = make_webhook()
     kept = [log_aged(webhook, 0), log_aged(webhook, 6.9)]
     for _ in range(3):
         log_aged(webhook, 7.1)
     log_aged(webhook, 400)
-    assert webhook_delivery_log_prune_task.delay().get() == 4
+    assert webhook_delivery_log_prune() == 4
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {log.pk for log in kept}
-
-
-def test_the_prune_task_is_scheduled_by_beat_on_the_webhooks_queue():
-    [entry] = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"].endswith("log_prune_task")]
-    assert entry["task"] == webhook_delivery_log_prune_task.name
-    assert celery_app.amqp.router.route({}, entry["task"])["queue"].name == "webhooks"

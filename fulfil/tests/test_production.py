@@ -1,0 +1,107 @@
+"""Running in production: the deploy check, structured logs with request ids, the compose stack."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "p7Qx-2vR9kLm4TzW8yBn3Hc6Jd1Fs5Ga0Ue7Oi2Yp9Xw4Vq8Nt3Mr6Kl1Jh5Gf0Ds",
+    "ALLOWED_HOSTS": "fulfil.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://fulfil.example.com",
+    "BEHIND_HTTPS_PROXY": "true",
+    "SECURE_SSL_REDIRECT": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "SECURE_HSTS_PRELOAD": "true",
+    "FULFIL_ENV_FILE": os.devnull,
+}
+
+
+def test_check_deploy_passes_with_production_settings():
+    env = {**os.environ, **PRODUCTION}
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_complains_about_an_unhardened_setup():
+    env = {**os.environ, **PRODUCTION, "SECURE_SSL_REDIRECT": "false", "SECURE_HSTS_SECONDS": "0"}
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode != 0
+    assert "security.W004" in result.stderr + result.stdout and "security.W008" in result.stderr + result.stdout
+
+
+@pytest.mark.django_db
+def test_api_requests_get_a_request_id_and_one_structured_log_line(api, caplog):
+    caplog.set_level(logging.INFO, logger="fulfil.request")
+    response = api.get("/api/v1/products", HTTP_X_REQUEST_ID="abc-123")
+    assert response["X-Request-ID"] == "abc-123"
+    [record] = [r for r in caplog.records if r.name == "fulfil.request"]
+    assert (record.request_id, record.method, record.path, record.status) == ("abc-123", "GET", "/api/v1/products", 200)
+    assert record.duration_ms >= 0 and record.user_id is not None
+
+    from fulfil.logs import JsonFormatter
+
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "GET /api/v1/products 200" and line["request_id"] == "abc-123"
+    assert line["level"] == "INFO" and line["logger"] == "fulfil.request"
+
+
+@pytest.mark.django_db
+def test_a_made_up_request_id_replaces_an_unsafe_one(api):
+    response = api.get("/api/v1/hello", HTTP_X_REQUEST_ID="bad id\nwith newline")
+    assert re.fullmatch(r"[0-9a-f]{32}", response["X-Request-ID"])
+
+
+def test_log_lines_inside_a_task_carry_its_id_and_job_id():
+    from celery import Task
+
+    from fulfil.celery import app
+    from fulfil.logs import ContextFilter, JsonFormatter
+
+    record = logging.LogRecord("imports.services", logging.INFO, __file__, 1, "import %s started", (7,), None)
+    record.job_id = 7
+
+    class Probe(Task):
+        name = "probe"
+
+    probe = app.register_task(Probe())
+    probe.push_request(id="task-42")
+    try:
+        ContextFilter().filter(record)
+    finally:
+        probe.pop_request()
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["message"], line["task_id"], line["job_id"]) == ("import 7 started", "task-42", 7)
+
+
+def test_compose_runs_an_imports_worker_a_webhooks_worker_beat_and_one_shot_migrations():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert "-Q imports" in " ".join(services["worker"]["command"])
+    assert "-Q webhooks,default" in " ".join(services["worker-webhooks"]["command"])
+    assert services["migrate"]["command"][-2:] == ["migrate", "--noinput"]
+    assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    for name in ("postgres", "redis"):
+        assert services[name]["healthcheck"] and services[name]["volumes"]
+
+
+def test_env_example_covers_the_compose_variables():
+    compose = (ROOT / "docker-compose.yml").read_text()
+    variables = set(re.findall(r"\$\{([A-Z_]+)(?::-[^}]*)?\}", compose))
+    example = (ROOT / ".env.example").read_text()
+    listed = {line.split("=", 1)[0].lstrip("# ").strip() for line in example.splitlines() if "=" in line}
+    assert variables and variables <= listed, sorted(variables - listed)
