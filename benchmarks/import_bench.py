@@ -79,8 +79,9 @@ def _django(database_url: str) -> None:
     os.environ.update(
         DATABASE_URL=database_url,
         CELERY_BROKER_URL=BROKER,
-        DEBUG="true",
-        SECRET_KEY="benchmark-only",  # noqa: S106
+        DEBUG="false",  # as in production: DEBUG keeps every query's SQL, and imports send big ones
+        SECRET_KEY="benchmark-only-not-a-secret-0123456789-abcdefghijklmnopqrstuvwxyz",  # noqa: S106
+        ALLOWED_HOSTS="localhost",
         FULFIL_ENV_FILE=os.devnull,
         DJANGO_SETTINGS_MODULE="fulfil.settings",
         LOG_LEVEL="WARNING",
@@ -108,11 +109,27 @@ class Worker:
 
     def __init__(self, database_url: str) -> None:
         env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": BROKER}
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "fulfil", "worker", "-Q", "imports", "-P", "solo",
              "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        from fulfil.celery import app
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.output()}")
+            if app.control.inspect(timeout=0.5).ping():
+                return
+        raise RuntimeError("worker did not start")
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-2000:]
 
     def peak_rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -126,6 +143,8 @@ class Worker:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
+        self.log.close()
 
 
 def run_import(path: Path, database_url: str, chunk_size: int = 0) -> tuple[float, float, dict]:
@@ -137,7 +156,7 @@ def run_import(path: Path, database_url: str, chunk_size: int = 0) -> tuple[floa
 
     worker = Worker(database_url)
     try:
-        time.sleep(4)  # let the worker connect before the clock starts
+        worker.wait_ready()  # the clock starts once the worker listens
         with transaction.atomic():
             job = ImportJob.objects.create(
                 original_name=path.name, source=ImportJob.Source.COMMAND, source_path=str(path),
@@ -151,8 +170,8 @@ def run_import(path: Path, database_url: str, chunk_size: int = 0) -> tuple[floa
             if job.is_finished:
                 break
             if worker.proc.poll() is not None:
-                raise RuntimeError(f"worker exited: {worker.proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.05)
+                raise RuntimeError(f"worker exited: {worker.output()}")
+            time.sleep(0.2)
         seconds = time.perf_counter() - queued
         if job.status != ImportJob.Status.SUCCESS:
             raise RuntimeError(f"import ended {job.status}: {job.phase}")
