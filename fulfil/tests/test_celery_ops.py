@@ -71,9 +71,8 @@ def test_an_unknown_task_is_pending_not_an_error(api):
 @pytest.mark.worker
 def test_revoking_a_running_import_stops_it_after_the_current_chunk(api, celery_worker_process):
     celery_worker_process("imports", env={"IMPORT_CHUNK_SIZE": "500"})
-    rows = "".join(f"R-{i},name {i}\n" for i in range(40_000))
-    response = api.post("/api/v1/products/upload", {"file": SimpleUploadedFile("r.csv", ("sku,name\n" + rows).encode())},
-                        format="multipart")  # fmt: skip
+    content = ("sku,name\n" + "".join(f"R-{i},name {i}\n" for i in range(40_000))).encode()
+    response = api.post("/api/v1/products/upload", {"file": SimpleUploadedFile("r.csv", content)}, format="multipart")
     job = ImportJob.objects.get(pk=response.json()["job_id"])
     wait_for(lambda: ImportJob.objects.get(pk=job.pk).processed_rows >= 2000, 60, "progress")
     revoked = api.delete(f"/api/v1/celery/task/{job.task_id}")

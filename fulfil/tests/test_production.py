@@ -68,24 +68,17 @@ def test_a_made_up_request_id_replaces_an_unsafe_one(api):
 
 
 def test_log_lines_inside_a_task_carry_its_id_and_job_id():
-    from celery import Task
-
     from fulfil.celery import app
     from fulfil.logs import ContextFilter, JsonFormatter
 
-    record = logging.LogRecord("imports.services", logging.INFO, __file__, 1, "import %s started", (7,), None)
-    record.job_id = 7
-
-    class Probe(Task):
-        name = "probe"
-
-    probe = app.register_task(Probe())
-    probe.push_request(id="task-42")
-    try:
+    @app.task(name="tests.log_probe")
+    def log_probe() -> str:
+        record = logging.LogRecord("imports.services", logging.INFO, __file__, 1, "import %s started", (7,), None)
+        record.job_id = 7
         ContextFilter().filter(record)
-    finally:
-        probe.pop_request()
-    line = json.loads(JsonFormatter().format(record))
+        return JsonFormatter().format(record)
+
+    line = json.loads(log_probe.apply(task_id="task-42").get())
     assert (line["message"], line["task_id"], line["job_id"]) == ("import 7 started", "task-42", 7)
 
 

@@ -22,8 +22,9 @@ def fill(count: int) -> None:
 
 @pytest.mark.quickstart
 @pytest.mark.parametrize("path", [DELETE_ALL, DELETE_ALL + "/"])
-def test_delete_all_answers_202_and_deletes_in_the_background(api, path, eager_celery, django_capture_on_commit_callbacks,
-                                                              settings):  # fmt: skip
+def test_delete_all_answers_202_and_deletes_in_the_background(
+    api, path, eager_celery, django_capture_on_commit_callbacks, settings
+):
     settings.PRODUCT_DELETE_BATCH_SIZE = 7
     fill(30)
     with django_capture_on_commit_callbacks(execute=True):

@@ -191,3 +191,16 @@ def test_an_import_that_cannot_run_fires_failed(tmp_path, receiver, make_webhook
     assert request.json["event"] == "import.failed"
     assert request.json["data"]["task_id"] == "t-9"
     assert "Missing required column(s): sku, name." in request.json["data"]["error"]
+
+
+def test_delete_all_fires_one_bulk_deleted_event_and_no_product_events(
+    api, receiver, make_webhook, eager_celery, django_capture_on_commit_callbacks, settings
+):
+    settings.PRODUCT_DELETE_BATCH_SIZE = 4
+    Product.objects.bulk_create(Product(sku=f"B-{i}", name="n") for i in range(10))
+    make_webhook(events=[*events.EVENTS])
+    with django_capture_on_commit_callbacks(execute=True):
+        task_id = api.delete("/api/v1/products/all").json()["task_id"]
+    [request] = receiver.wait_for(1)
+    assert request.json["event"] == "products.bulk_deleted"
+    assert request.json["data"] == {"task_id": task_id, "count": 10}
