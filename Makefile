@@ -29,7 +29,8 @@ install-dev: $(VENV)/.dev
 # The quick start's own settings: production-like (DEBUG off) on plain HTTP at localhost.
 .env:
 	@printf '%s\n' "DEBUG=false" "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
-		"ALLOWED_HOSTS=localhost,127.0.0.1,[::1]" "SESSION_COOKIE_SECURE=false" "CSRF_COOKIE_SECURE=false" > $@
+		"ALLOWED_HOSTS=localhost,127.0.0.1,[::1]" "SESSION_COOKIE_SECURE=false" "CSRF_COOKIE_SECURE=false" \
+		"LOG_FORMAT=text" > $@
 	@echo "Wrote .env for the quick start (see .env.example for every setting)."
 
 migrate: install .env

@@ -251,12 +251,13 @@ CELERY_BROKER_URL = _url("CELERY_BROKER_URL", "filesystem://", ("redis", "rediss
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Embedded default: messages are files under var/, so the quick start needs no server.
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),  # broadcasts (inspect, revoke)
         "store_processed": False,
     }
 else:
