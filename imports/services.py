@@ -33,7 +33,6 @@ from webhooks.events import event_emit
 
 logger = logging.getLogger(__name__)
 
-ERROR_PREVIEW = 1000  # row errors shown on the job's status; the report has them all
 
 ProgressCallback = Callable[[ImportJob], None]
 ErrorsCallback = Callable[[Sequence[parsing.RowError]], None]
