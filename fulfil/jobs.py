@@ -37,6 +37,19 @@ class BackgroundJob(models.Model):
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
+    def progress(self) -> tuple[int, int | None]:
+        """(units done, units in all, None while unknown): rows for an import, products for a delete."""
+        raise NotImplementedError
+
+    @property
+    def percent(self) -> float:
+        if self.status == self.Status.SUCCESS:
+            return 100.0
+        done, total = self.progress()
+        if not total:
+            return 0.0
+        return round(min(100.0, 100.0 * done / total), 1)
+
     @property
     def duration_seconds(self) -> float | None:
         if not self.started_at:

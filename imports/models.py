@@ -58,13 +58,8 @@ class ImportJob(BackgroundJob):
     def __str__(self) -> str:
         return f"Import #{self.pk} {self.original_name} ({self.get_status_display()})"
 
-    @property
-    def percent(self) -> float:
-        if self.status == self.Status.SUCCESS:
-            return 100.0
-        if not self.total_rows:
-            return 0.0
-        return round(min(100.0, 100.0 * self.processed_rows / self.total_rows), 1)
+    def progress(self) -> tuple[int, int | None]:
+        return self.processed_rows, self.total_rows
 
     @property
     def rows_per_second(self) -> float | None:

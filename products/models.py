@@ -75,10 +75,5 @@ class ProductDeletion(BackgroundJob):
     def __str__(self) -> str:
         return f"Delete all #{self.pk} ({self.get_status_display()})"
 
-    @property
-    def percent(self) -> float:
-        if self.status == self.Status.SUCCESS:
-            return 100.0
-        if not self.total:
-            return 0.0
-        return round(min(100.0, 100.0 * self.deleted / self.total), 1)
+    def progress(self) -> tuple[int, int | None]:
+        return self.deleted, self.total
