@@ -22,7 +22,9 @@ class Pagination(LimitOffsetPagination):
     default_limit = 20
     max_limit = 1000
 
-    def _parse(self, request, name: str, minimum: int) -> int | None:
+    max_offset = 10**12  # far beyond any table, and well inside the database's bigint
+
+    def _parse(self, request, name: str, minimum: int, maximum: int) -> int | None:
         raw = request.query_params.get(name)
         if raw is None or raw == "":
             return None
@@ -30,16 +32,16 @@ class Pagination(LimitOffsetPagination):
             value = int(raw)
         except ValueError:
             raise exceptions.ValidationError({name: [f"Must be a whole number, got {raw!r}."]}) from None
-        if value < minimum:
-            raise exceptions.ValidationError({name: [f"Must be at least {minimum}."]})
+        if not minimum <= value <= maximum:
+            raise exceptions.ValidationError({name: [f"Must be between {minimum} and {maximum}."]})
         return value
 
     def get_limit(self, request) -> int:
-        limit = self._parse(request, self.limit_query_param, 1)
+        limit = self._parse(request, self.limit_query_param, 1, 10**9)
         return self.default_limit if limit is None else min(limit, self.max_limit)
 
     def get_offset(self, request) -> int:
-        return self._parse(request, self.offset_query_param, 0) or 0
+        return self._parse(request, self.offset_query_param, 0, self.max_offset) or 0
 
 
 def exception_handler(exc, context):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import models, transaction
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 class BackgroundJob(models.Model):
@@ -61,6 +65,25 @@ class BackgroundJob(models.Model):
         self.status, self.phase, self.finished_at = status, phase, timezone.now()
         if save:
             self.save(update_fields=["status", "phase", "finished_at", "updated_at"])
+
+
+def background_job_enqueue(*, job: BackgroundJob, task, failed: str = "Failed") -> None:
+    """Queue the job's task (argument: the job id; task id: the job's) once the transaction commits.
+
+    If the broker cannot take it, the job fails at once with the reason, so it can be retried,
+    instead of waiting as "Queued" for a message that was never sent.
+    """
+
+    def send() -> None:
+        try:
+            task.apply_async(args=[job.pk], task_id=job.task_id)
+        except Exception as exc:  # kombu raises OperationalError and friends
+            logger.error("could not queue %s %s: %s", job._meta.model_name, job.pk, exc, extra={"job_id": job.pk})
+            job.error_message = f"the task queue is unreachable ({exc}); nothing was done, retry when it is back"
+            job.save(update_fields=["error_message", "updated_at"])
+            job.finish(job.Status.FAILURE, f"{failed}: the task queue is unreachable")
+
+    transaction.on_commit(send)
 
 
 def background_job_cancel(*, job: BackgroundJob) -> BackgroundJob:

@@ -4,7 +4,7 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -33,10 +33,17 @@ def hello(request):
     return Response(result, status=code)
 
 
+class IsSuperuser(BasePermission):
+    """Celery operations can cancel anyone's import or delete-all: superusers only."""
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_superuser)
+
+
 class CeleryWorkersView(APIView):
     """GET /api/v1/celery/workers: live workers, their queues, active and reserved tasks."""
 
-    permission_classes = (IsAdminUser,)
+    permission_classes = (IsSuperuser,)
 
     @extend_schema(responses={200: OpenApiResponse(description="{workers: [...], count}")})
     def get(self, request):
@@ -47,7 +54,7 @@ class CeleryWorkersView(APIView):
 class CeleryTestView(APIView):
     """POST /api/v1/celery/test: queue a tiny test task."""
 
-    permission_classes = (IsAdminUser,)
+    permission_classes = (IsSuperuser,)
 
     @extend_schema(request=None, responses={202: OpenApiResponse(description="{task_id, status_url}")})
     def post(self, request):
@@ -59,7 +66,7 @@ class CeleryTestView(APIView):
 class CeleryTaskView(APIView):
     """GET /api/v1/celery/task/{id}: state, progress, result or error, dates. DELETE: revoke."""
 
-    permission_classes = (IsAdminUser,)
+    permission_classes = (IsSuperuser,)
 
     @extend_schema(responses={200: OpenApiResponse(description="state, progress, result, error, dates, job")})
     def get(self, request, task_id: str):

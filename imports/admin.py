@@ -46,6 +46,9 @@ class ImportJobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # a job is a record of what happened
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # housekeeping removes finished jobs with their files (manage.py cleanup)
+
     @admin.display(description="status", ordering="status")
     def status_badge(self, job: ImportJob):
         return format_html('<span class="import-status import-status-{}">{}</span>', job.status.lower(),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -8,6 +10,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -100,6 +103,18 @@ class UploadStatusView(APIView):
         return Response(services.import_job_status(job))
 
 
+class CSVRenderer(BaseRenderer):
+    """Lets `Accept: text/csv` reach the error report, which streams its own CSV; anything else
+    (an error) goes out as JSON text."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return json.dumps(data).encode()
+
+
 class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
     """Import history, error reports, cancel and retry."""
 
@@ -107,7 +122,8 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = ImportJob.objects.select_related("uploaded_by")
 
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="line, sku, column, reason")})
-    @action(detail=True, methods=["get"], url_path=r"errors\.csv", url_name="errors")
+    @action(detail=True, methods=["get"], url_path=r"errors\.csv", url_name="errors",
+            renderer_classes=[JSONRenderer, CSVRenderer])  # fmt: skip
     def errors_csv(self, request, pk=None):
         job = self.get_object()
         response = StreamingHttpResponse(selectors.import_error_report(job=job), content_type="text/csv; charset=utf-8")

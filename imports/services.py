@@ -23,7 +23,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from fulfil.errors import Conflict, ServiceError
-from fulfil.jobs import background_job_cancel, background_job_cancel_requested
+from fulfil.jobs import background_job_cancel, background_job_cancel_requested, background_job_enqueue
 from imports import parsing
 from imports.models import ImportJob, ImportRowError
 from products.selectors import product_existing_keys
@@ -86,7 +86,7 @@ def import_job_create(*, upload: UploadedFile, user=None, chunk_size: int | None
 def _queue(job: ImportJob) -> None:
     from imports.tasks import process_csv_upload
 
-    transaction.on_commit(lambda: process_csv_upload.apply_async(args=[job.pk], task_id=job.task_id))
+    background_job_enqueue(job=job, task=process_csv_upload, failed="Import failed")
 
 
 def import_job_cancel(*, job: ImportJob) -> ImportJob:
@@ -278,7 +278,7 @@ class _Run:
         self.on_progress(self.job)
 
     def _stamp(self) -> datetime:
-        """A creation time unique to this chunk (see product_upsert_many)."""
+        """A creation time unique to this chunk (see product_batch_upsert)."""
         stamp = timezone.now()
         if self.last_stamp is not None and stamp <= self.last_stamp:
             stamp = self.last_stamp + timedelta(microseconds=1)

@@ -22,7 +22,7 @@ class Product(models.Model):
 
     `created_at` has a database default, so `bulk_create` returns it: the import tells a
     created row from an updated one by whether the returned value is the one it sent (see
-    products.services.product_upsert_many), with no extra query.
+    products.services.product_batch_upsert), with no extra query.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fulfil.errors import Conflict
-from fulfil.jobs import background_job_cancel_requested
+from fulfil.jobs import background_job_cancel_requested, background_job_enqueue
 from products.keys import sku_key
 from products.models import Product, ProductDeletion
 from products.selectors import product_get_by_sku
@@ -177,7 +177,10 @@ def product_batch_build(*, rows: Sequence[ProductValues], columns: Collection[st
         if has_active:
             product.active = row.active
     update_fields = [name for name in UPSERTABLE if name in columns] + ["updated_at"]
-    return ProductBatch(list(merged.values()), list(merged), repeats, update_fields, stamp)
+    # In key order, so concurrent upserts (two imports sharing SKUs) lock rows in the same order
+    # and cannot deadlock.
+    keys = sorted(merged)
+    return ProductBatch([merged[key] for key in keys], keys, repeats, update_fields, stamp)
 
 
 def product_batch_upsert(*, batch: ProductBatch) -> UpsertResult:
@@ -201,11 +204,6 @@ def product_batch_upsert(*, batch: ProductBatch) -> UpsertResult:
     return UpsertResult(created=created, updated=len(batch.products) - created + batch.repeats)
 
 
-def product_upsert_many(*, rows: Sequence[ProductValues], columns: Collection[str], stamp: datetime) -> UpsertResult:
-    """Upsert rows by case-insensitive SKU (see product_batch_build and product_batch_upsert)."""
-    return product_batch_upsert(batch=product_batch_build(rows=rows, columns=columns, stamp=stamp))
-
-
 # --- Delete all ---------------------------------------------------------------------------------
 
 
@@ -216,7 +214,7 @@ def product_delete_all_start(*, user=None) -> ProductDeletion:
     job = ProductDeletion.objects.create(
         task_id=str(uuid.uuid4()), requested_by=user if user is not None and user.is_authenticated else None
     )
-    transaction.on_commit(lambda: product_delete_all_task.apply_async(args=[job.pk], task_id=job.task_id))
+    background_job_enqueue(job=job, task=product_delete_all_task, failed="Delete failed")
     return job
 
 

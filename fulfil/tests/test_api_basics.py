@@ -43,3 +43,10 @@ def test_docs_pages_load_their_assets_from_our_own_static_files(anon, path, mark
     assert marker in response.content.lower()
     assert b"cdn.jsdelivr" not in response.content and b"unpkg.com" not in response.content
     assert b"/static/drf_spectacular_sidecar/" in response.content
+
+
+def test_the_api_root_links_to_the_resources_for_a_signed_in_user(api, anon):
+    body = api.get("/api/v1/").json()
+    assert set(body) == {"products", "webhooks", "imports"}
+    assert body["products"].endswith("/api/v1/products")
+    assert anon.get("/api/v1/").status_code == 401

@@ -6,8 +6,10 @@ import json
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,28 @@ def test_env_example_covers_the_compose_variables():
     example = (ROOT / ".env.example").read_text()
     listed = {line.split("=", 1)[0].lstrip("# ").strip() for line in example.splitlines() if "=" in line}
     assert variables and variables <= listed, sorted(variables - listed)
+
+
+@pytest.mark.django_db
+def test_compose_health_check_passes_under_production_settings(settings):
+    """The web service's health check, run against gunicorn with the production settings."""
+    check = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]["healthcheck"]["test"]
+    with socket.socket() as probe:  # a free port instead of the container's 8000
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = check[check.index("-c") + 1].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    db = settings.DATABASES["default"]
+    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {**os.environ, **PRODUCTION, "DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "gunicorn", "fulfil.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+            if result.returncode == 0:
+                break
+            time.sleep(0.1)
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

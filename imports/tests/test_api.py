@@ -135,7 +135,7 @@ def test_a_failed_import_reports_its_reason(uploaded, api):
 def test_errors_csv_streams_every_rejected_row(uploaded, api):
     rows = "".join(f",no sku {i}\n" for i in range(30))
     body = uploaded(("sku,name\nOK,fine\n" + rows).encode()).json()
-    response = api.get(f"/api/v1/imports/{body['job_id']}/errors.csv")
+    response = api.get(f"/api/v1/imports/{body['job_id']}/errors.csv", HTTP_ACCEPT="text/csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     report = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert report[0] == ["line", "sku", "column", "reason"]
@@ -176,3 +176,30 @@ def test_importing_needs_the_import_and_product_permissions(client_for):
 
 def test_anonymous_upload_is_a_401(anon):
     assert upload(anon, b"sku,name\nA,a\n").status_code == 401
+
+
+def test_an_upload_while_the_broker_is_down_fails_with_the_reason_and_can_be_retried(
+    api, django_capture_on_commit_callbacks, monkeypatch, eager_celery
+):
+    from kombu.exceptions import OperationalError
+
+    from imports.tasks import process_csv_upload
+
+    real = process_csv_upload.apply_async
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(process_csv_upload, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(api, b"sku,name\nA,a\n")
+    assert response.status_code == 202
+    status = api.get(response.json()["status_url"]).json()
+    assert status["status"] == "FAILURE"
+    assert status["phase"] == "Import failed: the task queue is unreachable"  # not "Queued" forever
+    assert "Connection refused" in status["error_message"]
+
+    monkeypatch.setattr(process_csv_upload, "apply_async", real)  # the broker is back
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post(f"/api/v1/imports/{response.json()['job_id']}/retry").status_code == 202
+    assert Product.objects.filter(sku="A").exists()

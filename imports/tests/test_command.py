@@ -99,3 +99,31 @@ def _database_url(settings) -> str:
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_interrupted_command_records_what_it_did_and_exits_130(csv_file):
+    """SIGTERM mid-import (as Ctrl-C or a stopping container would): committed rows stay, the job says so."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from django.conf import settings
+
+    path = csv_file("sku,name\n" + "".join(f"I-{i},n\n" for i in range(60_000)), "big.csv")
+    env = {**os.environ, "DATABASE_URL": _database_url(settings), "IMPORT_CHUNK_SIZE": "200"}
+    process = subprocess.Popen([sys.executable, "manage.py", "import_csv", str(path)], env=env, cwd=settings.BASE_DIR,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not Product.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    job = ImportJob.objects.get()
+    assert job.status == "REVOKED" and job.phase.startswith("Import interrupted after")
+    assert 0 < job.processed_rows < 60_000
+    assert Product.objects.count() == job.created_count == job.processed_rows
+    assert "those are imported" in stderr

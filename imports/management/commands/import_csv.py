@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import signal
 import sys
 import time
 from pathlib import Path
@@ -62,9 +63,21 @@ class Command(BaseCommand):
 
         progress = _Progress(self.stdout, interactive=self.stdout.isatty())
         started = time.monotonic()
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             job = services.import_job_run(job=job, on_progress=progress.update, on_errors=on_errors)
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM: the rows committed so far stay; the job says so instead of
+            # looking as if it were still running.
+            if job.pk and not job.is_finished:
+                job.finish(ImportJob.Status.REVOKED, f"Import interrupted after {job.processed_rows:,} rows")
+            raise CommandError(
+                f"Interrupted after {job.processed_rows:,} rows; those are imported. "
+                "Run the same file again to finish (rows already imported are updated, not duplicated).",
+                returncode=130,
+            ) from None
         finally:
+            signal.signal(signal.SIGTERM, previous)
             progress.close()
         return job, time.monotonic() - started
 
@@ -92,6 +105,10 @@ class Command(BaseCommand):
                 out.write(f"  {where}: {error.reason}")
         if errors_out and job.error_count:
             out.write(f"Every rejected row is in {errors_out}.")
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 class _Progress:
