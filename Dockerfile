@@ -9,7 +9,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 
 COPY . .
 # Static files are collected at build time and served by whitenoise from the image.
-RUN DEBUG=false SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost \
+RUN DEBUG=false SECRET_KEY=collectstatic-only-never-used-to-sign-anything ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput -v0 \
  && useradd --create-home --uid 1000 fulfil \
  && mkdir -p /app/var/media && chown -R fulfil /app/var

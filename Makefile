@@ -62,7 +62,7 @@ test: install-dev
 
 test-quickstart: install-dev
 	@mkdir -p var
-	DATABASE_URL=sqlite:///$(CURDIR)/var/test-quickstart.sqlite3 CELERY_BROKER_URL=memory:// \
+	DATABASE_URL=sqlite:///$(CURDIR)/var/test-quickstart.sqlite3 CELERY_BROKER_URL=filesystem:// \
 		$(BIN)/pytest -m quickstart $(PYTEST_ARGS)
 
 lint: install-dev

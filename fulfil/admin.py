@@ -6,26 +6,28 @@ from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig as DjangoAdminConfig
 from django.urls import NoReverseMatch, reverse
 
-# (URL name, title, what it is for, permission needed): the index's "Start here" panel.
+from imports.permissions import IMPORT_PERMISSIONS
+
+# (URL name, title, what it is for, permissions needed): the index's "Start here" panel.
 START_LINKS = (
     (
         "admin:products_product_changelist",
         "Products",
         "Browse, search and edit the catalogue.",
-        "products.view_product",
+        ("products.view_product",),
     ),
-    ("admin:imports_importjob_upload", "Import products", "Upload a CSV and watch it land.", "imports.add_importjob"),
+    ("admin:imports_importjob_upload", "Import products", "Upload a CSV and watch it land.", IMPORT_PERMISSIONS),
     (
         "admin:imports_importjob_changelist",
         "Import history",
         "Past imports, their counts and errors.",
-        "imports.view_importjob",
+        ("imports.view_importjob",),
     ),
     (
         "admin:webhooks_webhook_changelist",
         "Webhooks",
         "Tell other systems about every change.",
-        "webhooks.view_webhook",
+        ("webhooks.view_webhook",),
     ),
 )
 
@@ -38,8 +40,8 @@ class AdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         links = []
-        for url_name, title, help_text, perm in START_LINKS:
-            if not request.user.has_perm(perm):
+        for url_name, title, help_text, perms in START_LINKS:
+            if not request.user.has_perms(perms):
                 continue
             try:
                 links.append({"url": reverse(url_name, current_app=self.name), "title": title, "help": help_text})

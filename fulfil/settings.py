@@ -82,9 +82,12 @@ def _url(name: str, default: str, schemes: tuple[str, ...]) -> str:
 
 DEBUG = _bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
+if not DEBUG and (len(SECRET_KEY) < 32 or SECRET_KEY.startswith("change-me")):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a long random string (32 characters or more) when DEBUG is off: "
+        'python -c "import secrets; print(secrets.token_urlsafe(50))" (make run writes one into .env)'
+    )
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (make run writes one into .env)")
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"  # noqa: S105
 
 ALLOWED_HOSTS = _list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from imports import selectors, services
 from imports.models import ImportJob
+from imports.permissions import IMPORT_PERMISSIONS
 from imports.serializers import ImportJobSerializer, status_url
 
 # Multipart framing around the file: a request this much over the limit is refused unread.
@@ -25,7 +26,7 @@ _MULTIPART_OVERHEAD = 64 << 10
 class CanImport(BasePermission):
     """Importing creates and changes products, so it needs those permissions as well."""
 
-    perms = ("imports.add_importjob", "products.add_product", "products.change_product")
+    perms = IMPORT_PERMISSIONS
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated and request.user.has_perms(self.perms))

@@ -45,6 +45,8 @@ _SETTINGS = {
     [
         ({"DEBUG": "maybe"}, "DEBUG"),
         ({"DEBUG": "false", "ALLOWED_HOSTS": "example.com"}, "SECRET_KEY"),
+        ({"DEBUG": "false", "ALLOWED_HOSTS": "example.com", "SECRET_KEY": "change-me"}, "SECRET_KEY"),
+        ({"DEBUG": "false", "ALLOWED_HOSTS": "example.com", "SECRET_KEY": "short-key"}, "SECRET_KEY"),
         ({"DEBUG": "false", "SECRET_KEY": "x" * 50}, "ALLOWED_HOSTS"),
         ({"DEBUG": "true", "DATABASE_URL": "mysql2://nope"}, "DATABASE_URL"),
         ({"DEBUG": "true", "CELERY_BROKER_URL": "localhost:6379"}, "CELERY_BROKER_URL"),
