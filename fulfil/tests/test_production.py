@@ -69,19 +69,37 @@ def test_a_made_up_request_id_replaces_an_unsafe_one(api):
     assert re.fullmatch(r"[0-9a-f]{32}", response["X-Request-ID"])
 
 
-def test_log_lines_inside_a_task_carry_its_id_and_job_id():
-    from fulfil.celery import app
+@pytest.mark.django_db
+def test_an_import_task_logs_json_lines_with_its_task_id_and_job_id(tmp_path):
+    import io
+
     from fulfil.logs import ContextFilter, JsonFormatter
+    from imports.models import ImportJob
+    from imports.tasks import process_csv_upload
 
-    @app.task(name="tests.log_probe")
-    def log_probe() -> str:
-        record = logging.LogRecord("imports.services", logging.INFO, __file__, 1, "import %s started", (7,), None)
-        record.job_id = 7
-        ContextFilter().filter(record)
-        return JsonFormatter().format(record)
-
-    line = json.loads(log_probe.apply(task_id="task-42").get())
-    assert (line["message"], line["task_id"], line["job_id"]) == ("import 7 started", "task-42", 7)
+    path = tmp_path / "log.csv"
+    path.write_text("sku,name\nL-1,l\n")
+    job = ImportJob.objects.create(source="command", source_path=str(path), original_name="log.csv", task_id="task-42")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("imports.services")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        process_csv_upload.apply(args=[job.pk], task_id="task-42")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == [
+        f"import {job.pk} started (attempt 1)",
+        f"import {job.pk} complete: 1 created, 0 updated, 0 rejected",
+    ]
+    assert all(line["task_id"] == "task-42" and line["job_id"] == job.pk for line in lines)
+    assert lines[1]["rows"] == 1 and lines[1]["level"] == "INFO" and lines[1]["logger"] == "imports.services"
 
 
 def test_compose_runs_an_imports_worker_a_webhooks_worker_beat_and_one_shot_migrations():
