@@ -117,15 +117,25 @@ class ProductAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         values = {field: form.cleaned_data[field] for field in form.changed_data if field in services.EDITABLE_FIELDS}
+        if change:
+            services.product_update(product=Product.objects.get(pk=obj.pk), **values)
+        else:
+            obj.pk = services.product_create(**{f: form.cleaned_data[f] for f in ProductForm.Meta.fields}).pk
+
+    def changeform_view(self, request, *args, **kwargs):
+        return self._unless_conflict(request, super().changeform_view, *args, **kwargs)
+
+    def changelist_view(self, request, *args, **kwargs):
+        return self._unless_conflict(request, super().changelist_view, *args, **kwargs)
+
+    def _unless_conflict(self, request, view, *args, **kwargs):
+        """A save that lost a race with another writer after its form was validated (the database
+        refused the SKU): the admin's transaction rolls back and the page says why."""
         try:
-            if change:
-                services.product_update(product=Product.objects.get(pk=obj.pk), **values)
-            else:
-                created = services.product_create(**{f: form.cleaned_data[f] for f in ProductForm.Meta.fields})
-                obj.pk = created.pk
+            return view(request, *args, **kwargs)
         except Conflict as exc:
-            # Lost a race with another writer after the form was validated.
             self.message_user(request, str(exc), level=messages.ERROR)
+            return redirect(request.get_full_path())
 
     def delete_model(self, request, obj):
         services.product_delete(product=obj)

@@ -130,3 +130,13 @@ def test_changelist_query_count_does_not_grow_with_rows(staff_client, django_ass
     Product.objects.bulk_create(Product(sku=f"bulk-{i}", name="n") for i in range(200))
     with django_assert_max_num_queries(12):
         assert staff_client.get(CHANGELIST).status_code == 200
+
+
+def test_a_save_that_loses_a_race_for_the_sku_says_so_and_saves_nothing(staff_client, monkeypatch):
+    """Another writer takes the SKU between the form's check and the insert: the database refuses it."""
+    monkeypatch.setattr("products.admin.product_get_by_sku", lambda sku: None)  # the form saw it free
+    services.product_create(sku="RACE-1", name="First")
+    response = staff_client.post(ADD, {"sku": "race-1", "name": "Second", "active": "on"}, follow=True)
+    assert "already exists" in response.content.decode()
+    assert "was added successfully" not in response.content.decode()
+    assert list(Product.objects.values_list("name", flat=True)) == ["First"]
