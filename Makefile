@@ -9,7 +9,7 @@ WORKERS ?= 2
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/fulfil
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run install install-dev migrate worker beat web test test-quickstart lint format bench-api clean
+.PHONY: run install install-dev migrate worker beat web test test-quickstart test-browser test-smoke lint format bench-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,10 +65,19 @@ test-quickstart: install-dev
 	DATABASE_URL=sqlite:///$(CURDIR)/var/test-quickstart.sqlite3 CELERY_BROKER_URL=filesystem:// \
 		$(BIN)/pytest -m quickstart $(PYTEST_ARGS)
 
+# Only the admin driven in headless Chromium (/usr/bin/chromium: apt-get install chromium); also part of `make test`.
+test-browser: install-dev
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest -m browser $(PYTEST_ARGS)
+
+# Only scripts/test_*.sh run against a live server (needs curl and jq); also part of `make test`.
+test-smoke: install-dev
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest -m smoke $(PYTEST_ARGS)
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+	@if command -v shellcheck >/dev/null; then shellcheck scripts/*.sh; else echo "shellcheck not installed: scripts/*.sh not checked"; fi
 
 format: install-dev
 	$(BIN)/ruff check --fix .

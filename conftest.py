@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from fulfil.celery import app as celery_app
-from fulfil.testing import WorkerProcess
+from fulfil.testing import Receiver, WorkerProcess, running_receiver
 
 
 def _user(username: str, *, perms: tuple[str, ...] = (), staff: bool = False, superuser: bool = False) -> User:
@@ -103,3 +103,10 @@ def eager_celery():
     celery_app.conf.task_always_eager = celery_app.conf.task_eager_propagates = True
     yield
     celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    """A real HTTP server on loopback that records every request and answers as told."""
+    with running_receiver() as receiver:
+        yield receiver

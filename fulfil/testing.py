@@ -8,14 +8,20 @@ saying how to start them when they are down: a missing service never turns into 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -121,3 +127,97 @@ class WorkerProcess:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+# --- A recording HTTP receiver on loopback (webhook tests, browser tests) ---------------------
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers.items() if key.lower() == name.lower()), None)
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b"ok"
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0
+
+
+class Receiver:
+    """Answers each request with the next queued Reply (then 200 "ok") and records it."""
+
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self.replies: deque[Reply] = deque()
+        self.stopping = threading.Event()
+        self.port = 0
+
+    def reply(self, status: int = 200, body: bytes = b"ok", headers: dict | None = None, delay: float = 0.0) -> None:
+        self.replies.append(Reply(status, body, tuple((headers or {}).items()), delay))
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.requests
+
+
+def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            receiver.requests.append(Received(self.command, self.path, dict(self.headers.items()), body))
+            reply = receiver.replies.popleft() if receiver.replies else Reply()
+            if reply.delay and receiver.stopping.wait(reply.delay):
+                return
+            try:
+                self.send_response(reply.status)
+                for name, value in reply.headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+            except OSError:
+                pass  # the client gave up (a timeout test)
+
+        do_GET = do_PUT = do_POST
+
+        def log_message(self, format, *args) -> None:
+            pass
+
+    return Handler
+
+
+@contextlib.contextmanager
+def running_receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
+    """A Receiver listening on a free port of `host` until the block ends."""
+    receiver = Receiver()
+    server = ThreadingHTTPServer((host, 0), _handler(receiver))
+    server.daemon_threads = True
+    server.block_on_close = False
+    receiver.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.stopping.set()
+        server.shutdown()
+        server.server_close()

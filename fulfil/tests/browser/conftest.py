@@ -1,0 +1,130 @@
+"""The back-office in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+The tests run the real stack: Django's live server (a thread of this process, on the transactional
+test database), a real Celery worker on Redis where the worker matters, PostgreSQL. Every page
+visited is saved as a full-page screenshot under artifacts/screenshots/<test>/ for review.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(os.environ.get("FULFIL_ARTIFACTS", Path(__file__).resolve().parents[3] / "artifacts"))
+PASSWORD = "browser-test-password"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per module (Playwright's own browser download is not used)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: apt-get install -y chromium", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop marked as running on this thread, so Django would
+    # refuse ORM calls from the test as if they came from async code. They do not: allow them
+    # while the browser is up, and only then.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    finally:
+        playwright.stop()
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser tab on the live server; fails the test on any JavaScript error."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    js_errors: list[str] = []
+
+    def on_console(message) -> None:
+        if message.type == "error":
+            js_errors.append(f"{message.text} ({message.location.get('url')})")
+
+    page.on("pageerror", lambda error: js_errors.append(str(error)))
+    page.on("console", on_console)
+    yield page
+    context.close()
+    js_errors = [e for e in js_errors if "/favicon.ico" not in e]  # the browser asks; we have none
+    assert not js_errors, f"JavaScript errors on the pages: {js_errors}"
+
+
+@pytest.fixture
+def shot(page, request) -> Callable[[str], Path]:
+    """shot("label"): save a full-page screenshot of the current page as NN-label.png."""
+    folder = ARTIFACTS / "screenshots" / re.sub(r"[^\w.-]+", "_", request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    taken = 0
+
+    def take(label: str) -> Path:
+        nonlocal taken
+        taken += 1
+        path = folder / f"{taken:02d}-{label}.png"
+        page.screenshot(path=path, full_page=True)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def staff(page, shot, transactional_db) -> User:
+    """A superuser, logged in through the admin's real login form."""
+    user = User.objects.create_superuser("staff", "staff@example.com", PASSWORD)
+    page.goto("/admin/")
+    page.wait_for_url("**/admin/login/**")
+    shot("login")
+    page.fill("#id_username", "staff")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#fulfil-start")
+    assert page.title() == "Catalogue, imports and webhooks | FulFil"
+    assert page.inner_text("#user-tools").upper().startswith("WELCOME, STAFF")
+    shot("admin-home")
+    return user
+
+
+def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, worker=None) -> object:
+    """Poll until predicate() is truthy; on timeout fail saying what did not happen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f"\n{worker.output()}" if worker else ""))
+
+
+def bar_drawn_full(page, timeout: float = 5) -> None:
+    """Wait until the progress bar is drawn full (its width is animated), as a person would see it."""
+    script = (
+        "() => { const bar = document.querySelector('.bar');"
+        " return bar.querySelector('.fill').getBoundingClientRect().width / bar.clientWidth; }"
+    )
+    wait_until(lambda: page.evaluate(script) > 0.995, timeout=timeout, what="the progress bar to be drawn full")

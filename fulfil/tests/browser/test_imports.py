@@ -1,0 +1,188 @@
+"""Importing products in the admin, as a member of staff sees it, with a real Celery worker."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fulfil.tests.browser.conftest import bar_drawn_full, wait_until
+from imports.models import ImportJob
+from products.models import Product
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker]
+
+ROWS = 100_000  # the issue asks for at least 50,000; twice that keeps the bar on screen for several polls
+EXISTING = 200  # products already in the catalogue; the file updates them in another case
+WORKER_ENV = {"IMPORT_CHUNK_SIZE": "1000", "IMPORT_WRITERS": "1"}
+
+
+@dataclass
+class Expected:
+    created: int = 0
+    updated: int = 0
+    errors: int = 0
+
+
+def write_catalogue(path: Path) -> Expected:
+    """A 100,000-row file with bad rows and case-variant repeats; returns the counts it must give.
+
+    The counts follow the documented rule, computed here independently of the importer: a bad
+    row is an error; a good row updates when its SKU (ASCII letters folded) is already in the
+    catalogue or earlier in the file, and creates otherwise.
+    """
+    expected = Expected()
+    seen = {f"e2e-{i:06d}" for i in range(EXISTING)}
+    lines = ["SKU,Name,Description,Active"]
+    for i in range(ROWS):
+        sku, name, active = f"E2E-{i:06d}", f"Product {i}", "yes"
+        if i % 100 == 50:
+            sku = f"e2e-{i - 50:06d}"  # a lower-case repeat of the row 50 lines up
+        if i < EXISTING:
+            sku = sku.lower()  # the catalogue has these in upper case
+        bad = i % 1000 in (333, 666, 999)
+        if i % 1000 == 333:
+            sku = ""
+        elif i % 1000 == 666:
+            name = ""
+        elif i % 1000 == 999:
+            active = "maybe"
+        lines.append(f'{sku},{name},"Row {i}, with a comma",{active}')
+        if bad:
+            expected.errors += 1
+        elif sku.lower() in seen:
+            expected.updated += 1
+        else:
+            expected.created += 1
+            seen.add(sku.lower())
+    path.write_text("\n".join(lines) + "\n")
+    return expected
+
+
+def shown(number: int) -> str:
+    return f"{number:,}"
+
+
+def test_a_100000_row_upload_shows_progress_and_exact_counts_then_is_found_by_a_case_variant_sku(
+    page, shot, staff, celery_worker_process, tmp_path
+):
+    Product.objects.bulk_create(Product(sku=f"E2E-{i:06d}", name=f"Old {i}") for i in range(EXISTING))
+    expected = write_catalogue(tmp_path / "catalogue.csv")
+    assert expected.created + expected.updated + expected.errors == ROWS
+    assert expected.errors == 300 and expected.updated > EXISTING
+    worker = celery_worker_process("imports", env=WORKER_ENV)
+
+    page.locator("#content-main a[href$='/admin/products/product/']").first.click()
+    page.wait_for_selector("#result_list")
+    shot("products-before-import")
+    page.click(".object-tools >> text=Import products")
+    page.wait_for_selector("#upload-form")
+    shot("upload-form")
+    page.set_input_files("#id_file", tmp_path / "catalogue.csv")
+    page.click("input[name=_upload]")
+    page.wait_for_url(re.compile(r"/admin/imports/importjob/\d+/progress/$"))
+
+    # What a person sees: the percentage under the bar, read every 100 ms until the end.
+    seen: list[str] = []
+    finished = ("Import complete", "Import failed", "Import cancelled")
+
+    def done() -> bool:
+        percent = page.inner_text("#percent")
+        if not seen or seen[-1] != percent:
+            seen.append(percent)
+            if len(seen) == 4:
+                shot("progress-midway")
+        return page.inner_text("#phase").startswith(finished)
+
+    wait_until(done, timeout=60, what="the import to finish", worker=worker)
+    bar_drawn_full(page)
+    shot("progress-complete")
+    values = [float(v.rstrip("%")) for v in seen]
+    intermediate = sorted({v for v in values if 0 < v < 100})
+    assert len(intermediate) >= 3, f"the bar should move through several values, saw {seen}"
+    assert values == sorted(values), f"the bar went backwards: {seen}"
+    assert page.inner_text("#phase") == "Import complete"
+    assert page.inner_text("#percent") == "100%"
+    assert page.get_attribute(".bar", "aria-valuenow") == "100"
+    assert page.inner_text("#current") == page.inner_text("#total") == shown(ROWS)
+    assert page.inner_text("#created") == shown(expected.created)
+    assert page.inner_text("#updated") == shown(expected.updated)
+    assert page.inner_text("#errors") == shown(expected.errors)
+    # The first rejected rows are listed with their reasons, and the full report is offered.
+    first = page.locator("#error-table tbody tr").first.inner_text()
+    assert first.split("\t")[:3] == ["335", "", "sku"], first  # row 333 is on line 335 (header, 1-based)
+    assert page.locator("#report-link").is_visible()
+    assert page.locator("#retry-form").is_hidden() and page.locator("#cancel-form").is_hidden()
+    job = ImportJob.objects.get()
+    assert (job.created_count, job.updated_count, job.error_count) == (
+        expected.created,
+        expected.updated,
+        expected.errors,
+    )
+    assert Product.objects.count() == EXISTING + expected.created
+
+    # Found by a case-variant of its SKU; the later, lower-case row of the same SKU won.
+    page.goto("/admin/products/product/")
+    page.fill("#searchbar", "e2e-012300")
+    page.press("#searchbar", "Enter")
+    page.wait_for_url("**q=e2e-012300**")
+    shot("search-case-variant")
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 1
+    assert rows.first.locator("th a").inner_text() == "E2E-012300"
+    assert rows.first.locator("input[name$='-name']").input_value() == "Product 12350"
+    assert page.inner_text(".paginator").strip() == "1 product"
+
+
+def test_a_broken_file_is_refused_with_its_reason_and_a_failed_import_shows_why_and_retries(
+    page, shot, staff, celery_worker_process, tmp_path
+):
+    page.goto("/admin/imports/importjob/upload/")
+    no_sku = tmp_path / "no-sku.csv"
+    no_sku.write_text("Name,Description\nWidget,Blue\n")
+    page.set_input_files("#id_file", no_sku)
+    page.click("input[name=_upload]")
+    page.wait_for_selector("#upload-form .errorlist")
+    shot("upload-refused")
+    assert page.inner_text("#upload-form .errorlist").startswith("Missing required column(s): sku.")
+    assert page.url.endswith("/admin/imports/importjob/upload/")
+    assert not ImportJob.objects.exists()
+
+    # A file that passes the upload checks, whose stored copy is then replaced by something that
+    # is not a CSV before any worker reads it: the worker fails the import and says why.
+    good = "sku,name\n" + "".join(f"R-{i:02d},Retry {i}\n" for i in range(40)) + ",a row without a SKU\n"
+    (tmp_path / "retry-me.csv").write_text(good)
+    page.set_input_files("#id_file", tmp_path / "retry-me.csv")
+    page.click("input[name=_upload]")
+    page.wait_for_url(re.compile(r"/admin/imports/importjob/\d+/progress/$"))
+    assert page.inner_text("#phase") == "Queued"
+    shot("queued")
+    job = ImportJob.objects.get()
+    job.file_path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(4096))
+    worker = celery_worker_process("imports")
+
+    reason = "The file is binary, not a CSV text file."
+    wait_until(lambda: page.inner_text("#phase").startswith("Import failed"), timeout=30, what="the failure",
+               worker=worker)  # fmt: skip
+    shot("failed")
+    assert page.inner_text("#phase") == f"Import failed: {reason}"
+    assert page.locator("#reason").is_visible() and page.inner_text("#reason") == reason
+    assert page.locator("#retry-form input[type=submit]").is_visible()
+    assert page.locator("#cancel-form").is_hidden()
+    assert "failure" in page.get_attribute("#import-progress", "class")
+
+    job.file_path.write_text(good)  # the stored copy is put right
+    page.click("#retry-form input[type=submit]")
+    page.wait_for_selector(".messagelist .success")
+    assert page.inner_text(".messagelist .success") == "The import was queued again."
+    wait_until(lambda: page.inner_text("#phase") == "Import complete", timeout=30, what="the retried import",
+               worker=worker)  # fmt: skip
+    bar_drawn_full(page)
+    shot("retried-complete")
+    assert (page.inner_text("#created"), page.inner_text("#updated"), page.inner_text("#errors")) == ("40", "0", "1")
+    assert page.locator("#reason").is_hidden() and page.locator("#retry-form").is_hidden()
+    assert Product.objects.count() == 40
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (ImportJob.Status.SUCCESS, 2)
