@@ -47,7 +47,7 @@ class DeleteAllForm(forms.Form):
     def clean_confirm(self) -> str:
         value = self.cleaned_data["confirm"].strip()
         if value != "DELETE" and value.replace(",", "") != str(self.count):
-            raise forms.ValidationError(f"Type DELETE or {self.count} exactly; nothing was deleted.")
+            raise forms.ValidationError(f"Type DELETE or {self.count:,} exactly; nothing was deleted.")
         return value
 
 
@@ -91,6 +91,7 @@ class ProductAdmin(admin.ModelAdmin):
             "title": "Delete all products",
             "opts": self.model._meta,
             "count": count,
+            "count_display": f"{count:,}",
             "form": form,
             "running": ProductDeletion.objects.exclude(status__in=ProductDeletion.FINISHED).first(),
         }

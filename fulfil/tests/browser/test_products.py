@@ -60,14 +60,14 @@ def test_delete_all_asks_for_confirmation_shows_progress_and_leaves_no_product(
     page.click("#delete-all-link")
     page.wait_for_selector("#product-count")
     shot("delete-all-confirm")
-    assert page.inner_text("#product-count") == "2500"
+    assert page.inner_text("#product-count") == "2,500"
     assert "This cannot be undone." in page.inner_text("#content-main")
 
     page.fill("#id_confirm", "delete")  # not exactly DELETE: refused, nothing happens
     page.click("input[type=submit][value^='Delete all']")
     page.wait_for_selector(".errorlist")
     shot("delete-all-refused")
-    assert page.inner_text(".errorlist") == "Type DELETE or 2500 exactly; nothing was deleted."
+    assert page.inner_text(".errorlist") == "Type DELETE or 2,500 exactly; nothing was deleted."
     assert Product.objects.count() == 2_500 and not ProductDeletion.objects.exists()
 
     page.fill("#id_confirm", "DELETE")
