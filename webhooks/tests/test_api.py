@@ -104,6 +104,11 @@ def test_unknown_or_malformed_id_is_a_json_404(api, bad_id):
         ({"headers": {f"X-H{i}": "v" * 900 for i in range(5)}}, "headers", "at most 4096 bytes"),
         ({"headers": {"Bad Name": "v"}}, "headers", "not a valid header name"),
         ({"headers": {"X-Evil": "a\r\nX-Injected: 1"}}, "headers", "line breaks"),
+        ({"headers": {"X-Currency": "€uro"}}, "headers", "The value of X-Currency may hold only visible ASCII"),
+        ({"headers": {"X-Bell": "a\x07b"}}, "headers", "The value of X-Bell may hold only visible ASCII"),
+        ({"headers": {"Authorization": " Bearer x"}}, "headers", "The value of Authorization may not start or end"),
+        ({"headers": {"X-Trailing": "v\t"}}, "headers", "The value of X-Trailing may not start or end"),
+        ({"headers": {"X-Name\n": "v"}}, "headers", "'X-Name\\n' is not a valid header name"),
         ({"timeout_seconds": 0}, "timeout_seconds", "greater than or equal to 1"),
         ({"timeout_seconds": 31}, "timeout_seconds", "less than or equal to 30"),
         ({"retry_count": 11}, "retry_count", "less than or equal to 10"),
@@ -211,6 +216,16 @@ def test_an_unreachable_test_reports_the_error(api, make_webhook, settings):
     result = api.post(detail(webhook, "/test"), format="json").json()
     assert result["success"] is False and result["status_code"] is None
     assert result["error"] == "Refused: 127.0.0.1 is a loopback address."
+
+
+def test_a_test_of_a_header_saved_before_validation_tightened_reports_the_error(api, make_webhook, receiver):
+    webhook = make_webhook()
+    Webhook.objects.filter(pk=webhook.pk).update(headers={"X-Currency": "€uro"})
+    response = api.post(detail(webhook, "/test"), format="json")
+    assert response.status_code == 200
+    result = response.json()
+    assert result["success"] is False and result["status_code"] is None
+    assert "X-Currency" in result["error"] and receiver.requests == []
 
 
 def test_the_test_endpoint_refuses_unknown_events(api, make_webhook, receiver):

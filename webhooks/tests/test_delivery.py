@@ -94,6 +94,20 @@ def test_custom_headers_are_sent_and_secret_looking_ones_are_masked_in_the_log(r
     assert "Bearer abc" not in str(logged) and request.header("X-Webhook-Signature") not in str(logged)
 
 
+@pytest.mark.parametrize("value", ["€uro", " Bearer hush"])
+def test_a_header_saved_before_validation_tightened_fails_once_logged_and_unsent(receiver, make_webhook, emit, value):
+    webhook = make_webhook(retry_count=3)
+    Webhook.objects.filter(pk=webhook.pk).update(headers={"X-Token": value})  # an old row, unvalidated
+    emit()
+    assert receiver.requests == []
+    [log] = attempts(webhook)
+    assert not log.success and log.status_code is None and log.next_attempt_at is None
+    assert log.error.startswith("Not sent: the value of header X-Token is not visible ASCII")
+    assert "hush" not in log.error
+    webhook.refresh_from_db()
+    assert webhook.failure_count == 1 and "X-Token" in webhook.last_error
+
+
 def test_a_successful_attempt_is_logged_and_counted(receiver, make_webhook, emit):
     webhook = make_webhook()
     receiver.reply(201, b'{"received": true}')
