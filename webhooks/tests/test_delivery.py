@@ -183,6 +183,15 @@ def test_a_429_is_retried_after_the_delay_in_its_retry_after(receiver, make_webh
     assert 119 <= due <= 121
 
 
+@pytest.mark.parametrize("retry_after", ["²", "Mon, 99 Foo 99999 99:99:99 GMT", "-5"])
+def test_an_unparseable_retry_after_is_ignored_and_the_attempt_still_logged(receiver, make_webhook, emit, retry_after):
+    webhook = make_webhook(retry_count=1)
+    receiver.reply(503, headers={"Retry-After": retry_after})
+    emit()
+    first, second = attempts(webhook)
+    assert first.status_code == 503 and first.next_attempt_at is not None and second.success
+
+
 def test_a_timeout_is_retried(receiver, make_webhook, emit):
     webhook = make_webhook(retry_count=1, timeout_seconds=1)
     receiver.reply(200, delay=1.5)
@@ -231,6 +240,7 @@ def test_retry_after_is_understood_in_seconds_and_as_an_http_date_and_capped(set
     assert 89 <= services.retry_delay(attempt=1, retry_after=http_date, now=now) <= 90
     assert services.retry_delay(attempt=1, retry_after="86400", now=now) == 600
     assert 2 <= services.retry_delay(attempt=1, retry_after="soon", now=now) <= 2.5
+    assert 2 <= services.retry_delay(attempt=1, retry_after="²", now=now) <= 2.5
 
 
 # --- Disabling ---------------------------------------------------------------------------
