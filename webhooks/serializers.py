@@ -105,4 +105,3 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 class WebhookRedeliverySerializer(serializers.Serializer):
     detail = serializers.CharField()
     delivery_id = serializers.UUIDField()
-    attempt = serializers.IntegerField()

@@ -133,12 +133,22 @@ def webhook_deliver(
     payload: dict[str, Any],
     attempt: int = 1,
     trigger: str = Trigger.EVENT,
+    key: str | None = None,
 ) -> DeliveryOutcome:
-    """Make one attempt, log it, update the webhook's counters, and say whether to retry."""
-    done = WebhookDelivery.objects.filter(delivery_id=delivery_id, attempt=attempt)
+    """Make one attempt, log it, update the webhook's counters, and say whether to retry.
+
+    `attempt` is the place in the event's own run of tries (1, then each retry), which sets the
+    backoff and the limit; the number logged is given when the attempt is logged, so retries and
+    redeliveries of one delivery never claim the same one. `key` names this task (a redelivery
+    brings its own; an event's tries derive theirs): an attempt whose key is logged is not sent again.
+    """
+    key = key or _task_key(delivery_id, trigger=trigger, attempt=attempt)
+    done = WebhookDelivery.objects.filter(task_key=key)
     webhook = Webhook.objects.filter(pk=webhook_id).annotate(done=Exists(done)).first()
-    if webhook is None or webhook.done:
-        return DeliveryOutcome(None)  # deleted, or this attempt ran already (the task was delivered twice)
+    if webhook is None:
+        return DeliveryOutcome(None)  # deleted
+    if webhook.done:
+        return DeliveryOutcome(None)  # this attempt ran already (the task was delivered twice)
     if trigger in (Trigger.EVENT, Trigger.RETRY) and (not webhook.is_active or event not in webhook.events):
         logger.info("Webhook %s: %s attempt %s skipped, disabled or unsubscribed", webhook.pk, event, attempt)
         return DeliveryOutcome(None)
@@ -158,7 +168,7 @@ def webhook_deliver(
             values={
                 "event": event,
                 "delivery_id": delivery_id,
-                "attempt": attempt,
+                "task_key": key,
                 "trigger": trigger,
                 "payload": payload,
                 "request_headers": sent_headers,
@@ -171,7 +181,7 @@ def webhook_deliver(
         "Webhook %s: %s attempt %s (%s) %s%s",
         webhook.pk,
         event,
-        attempt,
+        log.attempt,
         trigger,
         "ok" if success else error,
         f", retry in {retry_in:.1f} s" if retry_in is not None else "",
@@ -220,35 +230,26 @@ def webhook_send_test(
     return SendTestResult(success, result.status_code, result.elapsed_ms, result.body, error)
 
 
-def webhook_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+def webhook_redeliver(*, delivery: WebhookDelivery) -> None:
     """Queue one more attempt of a logged delivery: the same payload and webhook-id, no retries.
 
-    Returns an unsaved WebhookDelivery describing the attempt queued (its number and id).
+    Every call sends once more (two clicks, two sends); the attempt is numbered when it is logged,
+    after whatever ran before it, so it never takes the number of a pending retry.
     """
     from webhooks.tasks import webhook_deliver_task
 
     webhook = delivery.webhook
     if not webhook.is_active:
         raise Conflict("The webhook is disabled; enable it before redelivering.", code="webhook_disabled")
-    last = WebhookDelivery.objects.filter(delivery_id=delivery.delivery_id).aggregate(n=Max("attempt"))["n"]
-    queued = WebhookDelivery(
-        webhook=webhook,
-        event=delivery.event,
-        delivery_id=delivery.delivery_id,
-        attempt=(last or 0) + 1,
-        trigger=Trigger.REDELIVERY,
-        payload=delivery.payload,
-    )
     kwargs = {
         "webhook_id": webhook.pk,
-        "delivery_id": str(queued.delivery_id),
-        "event": queued.event,
-        "payload": queued.payload,
-        "attempt": queued.attempt,
+        "delivery_id": str(delivery.delivery_id),
+        "event": delivery.event,
+        "payload": delivery.payload,
         "trigger": Trigger.REDELIVERY.value,
+        "key": str(uuid.uuid4()),
     }
     transaction.on_commit(lambda: webhook_deliver_task.delay(**kwargs))
-    return queued
 
 
 def retry_delay(*, attempt: int, retry_after: str | None = None, now: datetime | None = None) -> float:
@@ -289,6 +290,11 @@ def webhook_delivery_log_prune(*, now: datetime | None = None) -> int:
 
 
 # --- Internals ----------------------------------------------------------------------------
+
+
+def _task_key(delivery_id: str | uuid.UUID, *, trigger: str, attempt: int) -> uuid.UUID:
+    """The key of an event's try (or of a redelivery queued before redeliveries brought their own)."""
+    return uuid.uuid5(uuid.UUID(str(delivery_id)), f"{trigger}-{attempt}")
 
 
 def _send(
@@ -355,12 +361,19 @@ def _record(
     final: bool,
     values: dict[str, Any],
 ) -> WebhookDelivery:
-    """Log the attempt and, except for tests, update the counters and maybe disable the webhook."""
+    """Log the attempt and, except for tests, update the counters and maybe disable the webhook.
+
+    The webhook's row is locked before the attempt is numbered (the last number of its delivery,
+    plus one), so two attempts of one delivery logged at once never take the same number.
+    """
     now = timezone.now()
-    with transaction.atomic():
-        log = WebhookDelivery.objects.create(
+
+    def create_log() -> WebhookDelivery:
+        last = WebhookDelivery.objects.filter(delivery_id=values["delivery_id"]).aggregate(n=Max("attempt"))["n"]
+        return WebhookDelivery.objects.create(
             webhook=webhook,
             url=webhook.url,
+            attempt=(last or 0) + 1,
             success=success,
             status_code=result.status_code,
             response_body=result.body,
@@ -368,14 +381,17 @@ def _record(
             error=error,
             **values,
         )
+
+    with transaction.atomic():
         if values["trigger"] == Trigger.TEST:
-            return log
-        if success:  # the common case: no decision to take, so no row lock
+            return create_log()  # a fresh delivery id: nothing to number against
+        if success:  # the common case: no decision to take; the update takes the row lock
             Webhook.objects.filter(pk=webhook.pk).update(
                 success_count=F("success_count") + 1, consecutive_failures=0, last_error="", last_triggered_at=now
             )
-            return log
+            return create_log()
         locked = Webhook.objects.select_for_update().get(pk=webhook.pk)
+        log = create_log()
         locked.last_triggered_at = now
         locked.failure_count += 1
         locked.last_error = error

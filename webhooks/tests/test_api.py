@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import yaml
 from rest_framework import status
 
 from webhooks import services
 from webhooks.models import Webhook, WebhookDelivery
+from webhooks.tasks import webhook_deliver_task
 from webhooks.tests.conftest import legacy_signature_ok, standard_signature_ok
 
 pytestmark = pytest.mark.django_db
@@ -272,11 +275,11 @@ def test_logs_show_only_this_webhooks_deliveries(api, logged, make_webhook):
     assert api.get(detail(other, "/logs")).json()["count"] == 0
 
 
-def test_redelivery_answers_202_with_the_delivery_id_and_next_attempt(api, logged):
+def test_redelivery_answers_202_with_the_delivery_id(api, logged):
     original = logged.deliveries.get(event="product.updated", attempt=1)
     response = api.post(detail(logged, f"/logs/{original.pk}/redeliver"))
     assert response.status_code == status.HTTP_202_ACCEPTED
-    assert response.json() == {"detail": "Redelivery queued.", "delivery_id": str(original.delivery_id), "attempt": 3}
+    assert response.json() == {"detail": "Redelivery queued.", "delivery_id": str(original.delivery_id)}
 
 
 def test_redelivery_reaches_the_receiver_with_the_same_id_and_body(
@@ -292,6 +295,54 @@ def test_redelivery_reaches_the_receiver_with_the_same_id_and_body(
     assert again.body == first.body
     redelivered = logged.deliveries.get(event="product.created", attempt=2)
     assert redelivered.trigger == WebhookDelivery.Trigger.REDELIVERY and redelivered.success
+
+
+def test_two_redeliver_clicks_send_twice_numbered_after_each_other(
+    api, logged, receiver, eager_celery, django_capture_on_commit_callbacks
+):
+    original = logged.deliveries.get(event="product.created")
+    receiver.requests.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(detail(logged, f"/logs/{original.pk}/redeliver"))
+        api.post(detail(logged, f"/logs/{original.pk}/redeliver"))
+    assert len(receiver.requests) == 2
+    again = logged.deliveries.filter(delivery_id=original.delivery_id).order_by("attempt")
+    assert [(log.attempt, log.trigger) for log in again] == [(1, "event"), (2, "redelivery"), (3, "redelivery")]
+
+
+def test_a_redelivery_while_a_retry_is_pending_does_not_swallow_the_retry(
+    api, make_webhook, receiver, eager_celery, django_capture_on_commit_callbacks
+):
+    webhook = make_webhook(retry_count=3)
+    kwargs = {"webhook_id": webhook.pk, "delivery_id": str(uuid.uuid4()), "event": "product.created", "payload": {}}
+    receiver.reply(500)
+    outcome = services.webhook_deliver(**kwargs)  # attempt 1 fails; its retry is due later
+    assert outcome.retry_in is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(detail(webhook, f"/logs/{outcome.log.pk}/redeliver"))
+    webhook_deliver_task.delay(**kwargs, attempt=2, trigger="retry")  # the retry comes due
+    assert len(receiver.requests) == 3
+    logs = webhook.deliveries.order_by("attempt")
+    assert [(log.attempt, log.trigger, log.success) for log in logs] == [
+        (1, "event", False),
+        (2, "redelivery", True),
+        (3, "retry", True),
+    ]
+
+
+def test_a_redelivery_task_delivered_twice_sends_once(make_webhook, receiver, eager_celery):
+    webhook = make_webhook()
+    kwargs = {
+        "webhook_id": webhook.pk,
+        "delivery_id": str(uuid.uuid4()),
+        "event": "product.created",
+        "payload": {},
+        "trigger": "redelivery",
+        "key": str(uuid.uuid4()),
+    }
+    webhook_deliver_task.delay(**kwargs)
+    webhook_deliver_task.delay(**kwargs)
+    assert len(receiver.requests) == 1 and webhook.deliveries.count() == 1
 
 
 def test_redelivering_for_a_disabled_webhook_is_a_409(api, logged):
