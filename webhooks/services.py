@@ -148,7 +148,7 @@ def webhook_deliver(
     if webhook is None:
         return DeliveryOutcome(None)  # deleted
     if webhook.done:
-        return DeliveryOutcome(None)  # this attempt ran already (the task was delivered twice)
+        return _resume(key=key, delivery_id=delivery_id, attempt=attempt)  # the task was delivered twice
     if trigger in (Trigger.EVENT, Trigger.RETRY) and (not webhook.is_active or event not in webhook.events):
         logger.info("Webhook %s: %s attempt %s skipped, disabled or unsubscribed", webhook.pk, event, attempt)
         return DeliveryOutcome(None)
@@ -295,6 +295,20 @@ def webhook_delivery_log_prune(*, now: datetime | None = None) -> int:
 def _task_key(delivery_id: str | uuid.UUID, *, trigger: str, attempt: int) -> uuid.UUID:
     """The key of an event's try (or of a redelivery queued before redeliveries brought their own)."""
     return uuid.uuid5(uuid.UUID(str(delivery_id)), f"{trigger}-{attempt}")
+
+
+def _resume(*, key: str | uuid.UUID, delivery_id: str, attempt: int) -> DeliveryOutcome:
+    """An attempt already logged. If it was to be retried and that retry has not run, the worker
+    may have died before queueing it, so say again to retry (a retry queued twice sends once)."""
+    log = WebhookDelivery.objects.filter(task_key=key).first()
+    if log is None or log.next_attempt_at is None:
+        return DeliveryOutcome(None)
+    if WebhookDelivery.objects.filter(
+        task_key=_task_key(delivery_id, trigger=Trigger.RETRY, attempt=attempt + 1)
+    ).exists():
+        return DeliveryOutcome(None)
+    logger.info("Webhook %s: %s attempt %s ran already; queueing its retry again", log.webhook_id, log.event, attempt)
+    return DeliveryOutcome(log, max(0.0, (log.next_attempt_at - timezone.now()).total_seconds()))
 
 
 def _send(

@@ -314,6 +314,23 @@ def test_a_task_delivered_twice_sends_its_attempt_once(receiver, make_webhook, e
     assert len(receiver.requests) == 1 and webhook.deliveries.count() == 1
 
 
+def test_a_task_redelivered_after_its_worker_died_before_queueing_the_retry_queues_it(
+    receiver, make_webhook, eager_celery
+):
+    webhook = make_webhook(retry_count=3)
+    kwargs = {"webhook_id": webhook.pk, "delivery_id": str(uuid.uuid4()), "event": "product.created", "payload": {}}
+    receiver.reply(500)
+    services.webhook_deliver(**kwargs)  # attempt 1 logged, retry due; the worker dies before queueing it
+    webhook_deliver_task.delay(**kwargs)  # the broker hands the unacknowledged task out again
+    assert len(receiver.requests) == 2
+    assert [(log.attempt, log.trigger, log.success) for log in attempts(webhook)] == [
+        (1, Trigger.EVENT, False),
+        (2, Trigger.RETRY, True),
+    ]
+    webhook_deliver_task.delay(**kwargs)  # once more: its retry has run, so nothing happens
+    assert len(receiver.requests) == 2 and webhook.deliveries.count() == 2
+
+
 def test_a_task_for_a_deleted_webhook_does_nothing(receiver, eager_celery):
     webhook_deliver_task.delay(webhook_id=999_999, delivery_id=str(uuid.uuid4()), event="product.created", payload={})
     assert receiver.requests == []
