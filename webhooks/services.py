@@ -58,9 +58,29 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def webhook_headers_unmask(*, headers: Any, stored: dict[str, str]) -> Any:
+    """Headers as given, except that a MASK value (as responses show secret-looking headers)
+    stands for the value stored under that name, which is kept; a MASK with none stored is refused."""
+    if not isinstance(headers, dict):
+        return headers  # validate_headers says what is wrong
+    stored_by_name = {name.lower(): value for name, value in stored.items()}
+    unmasked = {}
+    for name, value in headers.items():
+        if value == MASK and isinstance(name, str):
+            if name.lower() not in stored_by_name:
+                message = f"{name}: {MASK} stands for a hidden stored value, and {name} has none; give the value."
+                raise ValidationError({"headers": [message]})
+            value = stored_by_name[name.lower()]
+        unmasked[name] = value
+    return unmasked
+
+
 def webhook_create(*, url: str, events: list[str], **values: Any) -> Webhook:
     """Create a webhook; bad values are a ValidationError by field."""
-    webhook = Webhook(**_clean({"url": url, "events": events, **values}))
+    values = _clean({"url": url, "events": events, **values})
+    if "headers" in values:
+        values["headers"] = webhook_headers_unmask(headers=values["headers"], stored={})
+    webhook = Webhook(**values)
     webhook.full_clean()
     webhook.save()
     return webhook
@@ -69,6 +89,8 @@ def webhook_create(*, url: str, events: list[str], **values: Any) -> Webhook:
 def webhook_update(*, webhook: Webhook, **changes: Any) -> Webhook:
     """Change some fields. Enabling a disabled webhook forgets its run of failures."""
     changes = _clean(changes)
+    if "headers" in changes:
+        changes["headers"] = webhook_headers_unmask(headers=changes["headers"], stored=webhook.headers)
     enabling = changes.get("is_active") is True and not webhook.is_active
     for field, value in changes.items():
         setattr(webhook, field, value)
@@ -333,7 +355,8 @@ def _send(
 
 
 def mask_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Headers fit for the log: signatures keep their scheme, secret-looking values are hidden."""
+    """Headers fit for the log, the API and the admin: signatures keep their scheme, secret-looking
+    values are hidden (a webhook's own headers are shown so, and MASK sent back keeps them)."""
     masked = {}
     for name, value in headers.items():
         if name in ("X-Webhook-Signature", "webhook-signature"):

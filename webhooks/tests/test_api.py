@@ -62,6 +62,50 @@ def test_patch_without_a_secret_keeps_it_and_an_empty_one_removes_it(api, make_w
     assert api.patch(detail(webhook), {"secret": None}, format="json").json()["has_secret"] is False
 
 
+def test_secret_looking_header_values_are_masked_in_responses_but_stored_and_sent(
+    api, client_for, make_webhook, receiver, emit
+):
+    webhook = make_webhook(headers={"Authorization": "Bearer s3cr3t-a", "X-Api-Key": "s3cr3t-b", "X-Tenant": "acme"})
+    reader = client_for("webhooks.view_webhook", username="reader")
+    shown = {"Authorization": "********", "X-Api-Key": "********", "X-Tenant": "acme"}
+    assert reader.get(LIST).json()["results"][0]["headers"] == shown
+    assert reader.get(detail(webhook)).json()["headers"] == shown
+    response = api.patch(detail(webhook), {"description": "x"}, format="json")
+    assert response.json()["headers"] == shown and b"s3cr3t" not in response.content
+    emit()
+    [request] = receiver.wait_for(1)
+    assert request.header("Authorization") == "Bearer s3cr3t-a" and request.header("X-Api-Key") == "s3cr3t-b"
+
+
+def test_sending_a_masked_value_back_keeps_it_and_leaving_headers_out_keeps_them_all(api, make_webhook):
+    webhook = make_webhook(headers={"Authorization": "Bearer s3cr3t", "X-Tenant": "acme"})
+    shown = api.get(detail(webhook)).json()
+    body = {"url": shown["url"], "events": shown["events"], "headers": {**shown["headers"], "X-Tenant": "globex"}}
+    assert api.put(detail(webhook), body, format="json").status_code == 200
+    webhook.refresh_from_db()
+    assert webhook.headers == {"Authorization": "Bearer s3cr3t", "X-Tenant": "globex"}
+    api.patch(detail(webhook), {"description": "changed"}, format="json")
+    api.put(detail(webhook), {"url": webhook.url, "events": ["product.created"]}, format="json")
+    webhook.refresh_from_db()
+    assert webhook.headers == {"Authorization": "Bearer s3cr3t", "X-Tenant": "globex"}
+    api.patch(detail(webhook), {"headers": {"authorization": "********"}}, format="json")  # names are case-blind
+    webhook.refresh_from_db()
+    assert webhook.headers == {"authorization": "Bearer s3cr3t"}
+
+
+def test_a_masked_value_with_nothing_stored_under_its_name_is_a_400(api, make_webhook):
+    response = api.post(
+        LIST,
+        {"url": "https://example.com/h", "events": ["product.created"], "headers": {"X-Api-Key": "********"}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["headers"] and "X-Api-Key" in response.json()["headers"][0]
+    webhook = make_webhook(headers={"Authorization": "Bearer s3cr3t"})
+    response = api.patch(detail(webhook), {"headers": {"X-Api-Key": "********"}}, format="json")
+    assert response.status_code == 400 and "X-Api-Key" in response.json()["headers"][0]
+
+
 @pytest.mark.parametrize("path", [LIST, LIST + "/"])
 def test_list_and_detail_paths_work_with_and_without_trailing_slash(api, make_webhook, path):
     webhook = make_webhook()
