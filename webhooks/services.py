@@ -226,14 +226,18 @@ class SendTestResult:
 def webhook_send_test(
     *, webhook: Webhook, event: str | None = None, data: dict[str, Any] | None = None
 ) -> SendTestResult:
-    """Send one signed test event now, without retries; logged as a test, not counted in the stats."""
+    """Send one signed test event now, without retries; logged as a test, not counted in the stats.
+
+    It says it is a test (`"test": true` in the signed body, `X-Webhook-Test: true`), whatever
+    event it names, so a receiver need not act on a made-up product.deleted.
+    """
     event = event or TEST_EVENT
     if event != TEST_EVENT and event not in EVENTS:
         raise ValidationError({"event": [f"Unknown event {event!r}."]})
     if data is None:
         data = {"webhook_id": webhook.pk, "message": "A test delivery from FulFil."}
-    payload = event_payload(event=event, data=data)
-    result, sent_headers = _send(webhook, delivery_id=str(uuid.uuid4()), event=event, payload=payload)
+    payload = {**event_payload(event=event, data=data), "test": True}
+    result, sent_headers = _send(webhook, delivery_id=str(uuid.uuid4()), event=event, payload=payload, test=True)
     success, _, error = _judge(result)
     _record(
         webhook,
@@ -334,7 +338,7 @@ def _resume(*, key: str | uuid.UUID, delivery_id: str, attempt: int) -> Delivery
 
 
 def _send(
-    webhook: Webhook, *, delivery_id: str, event: str, payload: dict[str, Any]
+    webhook: Webhook, *, delivery_id: str, event: str, payload: dict[str, Any], test: bool = False
 ) -> tuple[transport.HttpResult, dict[str, str]]:
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     headers = {
@@ -342,6 +346,7 @@ def _send(
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-Webhook-Event": event,
+        **({"X-Webhook-Test": "true"} if test else {}),
         **signature_headers(secret=webhook.secret, message_id=str(delivery_id), timestamp=int(time.time()), body=body),
     }
     result = transport.post(

@@ -28,6 +28,7 @@ RESERVED_HEADERS = frozenset(
         "user-agent",
         "x-webhook-event",
         "x-webhook-signature",
+        "x-webhook-test",
         "webhook-id",
         "webhook-timestamp",
         "webhook-signature",

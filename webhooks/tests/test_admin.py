@@ -123,6 +123,7 @@ def test_the_send_test_button_shows_status_time_and_body_on_the_page(staff_clien
     assert "HTTP 418" in content
     [request] = receiver.requests
     assert request.json["event"] == "webhook.test"
+    assert request.json["test"] is True and request.header("X-Webhook-Test") == "true"
     assert WebhookDelivery.objects.get().trigger == WebhookDelivery.Trigger.TEST
 
 

@@ -182,6 +182,7 @@ def test_bad_values_are_a_400_naming_the_field(api, changes, field, message):
         "User-Agent",
         "X-Webhook-Event",
         "X-Webhook-Signature",
+        "X-Webhook-Test",
         "webhook-id",
         "Webhook-Timestamp",
         "webhook-signature",
@@ -239,6 +240,21 @@ def test_the_test_endpoint_sends_the_given_event_and_payload(api, make_webhook, 
     api.post(detail(webhook, "/test"), {"event": "product.deleted", "payload": data}, format="json")
     [request] = receiver.requests
     assert request.json["event"] == "product.deleted" and request.json["data"] == data
+
+
+def test_a_test_send_says_it_is_a_test_in_the_signed_body_and_a_header(api, make_webhook, receiver, emit):
+    webhook = make_webhook(secret="k")
+    api.post(detail(webhook, "/test"), {"event": "product.deleted", "payload": {"id": "p-9"}}, format="json")
+    [request] = receiver.requests
+    assert request.header("X-Webhook-Test") == "true" and request.header("X-Webhook-Event") == "product.deleted"
+    assert request.json["test"] is True and set(request.json) == {"event", "timestamp", "data", "test"}
+    assert legacy_signature_ok("k", request.body, request.header("X-Webhook-Signature"))
+    assert standard_signature_ok("k", request)
+    log = WebhookDelivery.objects.get()
+    assert log.payload["test"] is True and log.request_headers["X-Webhook-Test"] == "true"
+    emit("product.deleted")  # a real event says nothing of the kind
+    real = receiver.wait_for(2)[1]
+    assert real.header("X-Webhook-Test") is None and "test" not in real.json
 
 
 def test_a_failing_test_is_reported_once_without_retries_or_disabling(api, make_webhook, receiver):
