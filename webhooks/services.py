@@ -87,7 +87,7 @@ def webhook_create(*, url: str, events: list[str], **values: Any) -> Webhook:
 
 
 def webhook_update(*, webhook: Webhook, **changes: Any) -> Webhook:
-    """Change some fields. Enabling a disabled webhook forgets its run of failures."""
+    """Change some fields. Enabling a disabled webhook forgets its run of failures and its last error."""
     changes = _clean(changes)
     if "headers" in changes:
         changes["headers"] = webhook_headers_unmask(headers=changes["headers"], stored=webhook.headers)
@@ -96,6 +96,7 @@ def webhook_update(*, webhook: Webhook, **changes: Any) -> Webhook:
         setattr(webhook, field, value)
     if enabling:
         webhook.consecutive_failures = 0
+        webhook.last_error = ""
     webhook.full_clean()
     webhook.save()
     return webhook
@@ -107,11 +108,11 @@ def webhook_delete(*, webhook: Webhook) -> None:
 
 
 def webhook_set_active(*, webhooks: Iterable[Webhook], active: bool) -> int:
-    """Enable or disable webhooks; returns how many changed."""
+    """Enable or disable webhooks; returns how many changed. Enabling starts afresh, as in webhook_update."""
     ids = [webhook.pk for webhook in webhooks if webhook.is_active != active]
     if not ids:
         return 0
-    extra = {"consecutive_failures": 0} if active else {}
+    extra = {"consecutive_failures": 0, "last_error": ""} if active else {}
     return Webhook.objects.filter(pk__in=ids).update(is_active=active, updated_at=timezone.now(), **extra)
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from email.utils import format_datetime
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from webhooks import services
@@ -287,13 +288,32 @@ def test_a_success_between_failures_resets_the_run(receiver, make_webhook, emit,
     assert webhook.is_active and webhook.consecutive_failures == 1
 
 
-def test_enabling_a_disabled_webhook_forgets_its_failures(make_webhook):
-    webhook = make_webhook()
-    Webhook.objects.filter(pk=webhook.pk).update(is_active=False, consecutive_failures=7)
-    webhook.refresh_from_db()
+def _enable_by_update(webhook, **_):
     services.webhook_update(webhook=webhook, is_active=True)
+
+
+def _enable_by_set_active(webhook, **_):
+    services.webhook_set_active(webhooks=[webhook], active=True)
+
+
+def _enable_by_api(webhook, api, **_):
+    assert api.patch(f"/api/v1/webhooks/{webhook.pk}", {"is_active": True}, format="json").status_code == 200
+
+
+def _enable_by_admin_action(webhook, staff_client, **_):
+    changelist = reverse("admin:webhooks_webhook_changelist")
+    staff_client.post(changelist, {"action": "enable", "_selected_action": [webhook.pk]})
+
+
+@pytest.mark.parametrize("enable", [_enable_by_update, _enable_by_set_active, _enable_by_api, _enable_by_admin_action])
+def test_enabling_a_disabled_webhook_forgets_its_failures_and_the_reason(make_webhook, api, staff_client, enable):
+    webhook = make_webhook()
+    reason = "Disabled after 7 consecutive failed deliveries. Last error: HTTP 500 Internal Server Error"
+    Webhook.objects.filter(pk=webhook.pk).update(is_active=False, consecutive_failures=7, last_error=reason)
     webhook.refresh_from_db()
-    assert webhook.is_active and webhook.consecutive_failures == 0
+    enable(webhook, api=api, staff_client=staff_client)
+    webhook.refresh_from_db()
+    assert webhook.is_active and webhook.consecutive_failures == 0 and webhook.last_error == ""
 
 
 def test_a_pending_retry_of_a_webhook_disabled_meanwhile_is_not_sent(receiver, make_webhook, eager_celery):
