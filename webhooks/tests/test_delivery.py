@@ -6,10 +6,12 @@ import base64
 import socket
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email.utils import format_datetime
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -354,3 +356,28 @@ def test_a_task_redelivered_after_its_worker_died_before_queueing_the_retry_queu
 def test_a_task_for_a_deleted_webhook_does_nothing(receiver, eager_celery):
     webhook_deliver_task.delay(webhook_id=999_999, delivery_id=str(uuid.uuid4()), event="product.created", payload={})
     assert receiver.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attempts_of_one_delivery_logged_at_once_get_distinct_numbers(receiver, make_webhook):
+    webhook = make_webhook()
+    delivery_id = str(uuid.uuid4())
+    for _ in range(6):
+        receiver.reply(200, delay=0.2)  # all six are in flight together, then log together
+
+    def redeliver(_: int) -> None:
+        try:
+            services.webhook_deliver(
+                webhook_id=webhook.pk,
+                delivery_id=delivery_id,
+                event="product.created",
+                payload={},
+                trigger=Trigger.REDELIVERY,
+                key=str(uuid.uuid4()),
+            )
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(redeliver, range(6)))
+    assert sorted(webhook.deliveries.values_list("attempt", flat=True)) == [1, 2, 3, 4, 5, 6]
