@@ -44,6 +44,16 @@ class WebhookForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk and self.instance.secret:
             self.fields["secret"].help_text = "A secret is set. Leave empty to keep it, or type a new one."
+        if self.instance.pk and "headers" in self.fields:  # not on a read-only page (see get_fieldsets)
+            self.initial["headers"] = services.mask_headers(self.instance.headers)
+            self.fields["headers"].help_text += f" Values shown as {services.MASK} are kept when saved."
+
+    def clean_headers(self) -> object:
+        stored = self.instance.headers if self.instance.pk else {}
+        try:
+            return services.webhook_headers_unmask(headers=self.cleaned_data["headers"], stored=stored)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["headers"]) from None
 
     def changes(self) -> dict:
         """The values to hand to the service; the secret only when it is replaced or removed."""
@@ -110,6 +120,23 @@ class WebhookAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Read-only fields show what is stored: show whether a secret is set, never the secret,
+            # and the headers masked, as the form and the API do.
+            signing = ("Signing and headers", {"fields": ("has_secret", "masked_headers")})
+            fieldsets = [signing if name == signing[0] else (name, options) for name, options in fieldsets]
+        return fieldsets
+
+    @admin.display(description="secret set", boolean=True)
+    def has_secret(self, webhook: Webhook) -> bool:
+        return bool(webhook.secret)
+
+    @admin.display(description="headers")
+    def masked_headers(self, webhook: Webhook) -> str:
+        return json.dumps(services.mask_headers(webhook.headers), indent=2)
 
     @admin.display(description="events")
     def events_display(self, webhook: Webhook) -> str:

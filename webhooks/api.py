@@ -90,9 +90,9 @@ class WebhookViewSet(viewsets.ModelViewSet):
         permission_classes=[ChangePermission],
     )
     def redeliver(self, request, pk=None, log_id=None):
-        """Queue the logged delivery again: the same payload and webhook-id, one attempt."""
+        """Queue the logged delivery again: the same payload and webhook-id, one attempt (numbered when sent)."""
         webhook = self.get_object()
         delivery = get_object_or_404(WebhookDelivery.objects.select_related("webhook"), webhook=webhook, pk=log_id)
-        queued = services.webhook_redeliver(delivery=delivery)
-        body = {"detail": "Redelivery queued.", "delivery_id": queued.delivery_id, "attempt": queued.attempt}
+        services.webhook_redeliver(delivery=delivery)
+        body = {"detail": "Redelivery queued.", "delivery_id": delivery.delivery_id}
         return Response(WebhookRedeliverySerializer(body).data, status=status.HTTP_202_ACCEPTED)

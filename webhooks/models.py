@@ -90,14 +90,18 @@ class WebhookDelivery(models.Model):
     response_time_ms = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the retry is due; empty if none.")
+    # The task that made this attempt (see services.webhook_deliver): a task the broker delivers
+    # twice finds its key logged and sends once. Empty for test sends.
+    task_key = models.UUIDField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name_plural = "webhook deliveries"
         ordering = ("-created_at", "-id")
         constraints = [
-            # A task delivered twice by the broker records (and sends) its attempt once.
+            # Attempts of one delivery are numbered in the order they are logged (services._record).
             models.UniqueConstraint(fields=["delivery_id", "attempt"], name="webhook_delivery_attempt_unique"),
+            models.UniqueConstraint(fields=["task_key"], name="webhook_delivery_task_key_unique"),
         ]
         indexes = [
             models.Index(fields=["webhook", "-created_at"], name="webhook_delivery_webhook_idx"),

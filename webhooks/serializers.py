@@ -4,7 +4,15 @@ from rest_framework import serializers
 
 from webhooks.events import EVENTS, TEST_EVENT
 from webhooks.models import Webhook, WebhookDelivery
+from webhooks.services import MASK, mask_headers
 from webhooks.validators import validate_events, validate_headers
+
+
+class HeadersField(serializers.DictField):
+    """Custom headers, shown with the values of secret-looking ones masked."""
+
+    def to_representation(self, value):
+        return mask_headers(super().to_representation(value))
 
 
 class WebhookSerializer(serializers.ModelSerializer):
@@ -15,11 +23,15 @@ class WebhookSerializer(serializers.ModelSerializer):
         validators=[validate_events],
         help_text="Event names: " + ", ".join(EVENTS) + ".",
     )
-    headers = serializers.DictField(
+    headers = HeadersField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False),
         required=False,
         validators=[validate_headers],
-        help_text="Custom HTTP headers sent with every request.",
+        help_text=(
+            "Custom HTTP headers sent with every request. Values of secret-looking headers (Authorization, "
+            f"*-Key, *-Token, ...) are shown as {MASK}; send {MASK} back to keep the stored value. "
+            "Leave the field out to keep all headers."
+        ),
     )
     secret = serializers.CharField(
         write_only=True,
@@ -105,4 +117,3 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 class WebhookRedeliverySerializer(serializers.Serializer):
     detail = serializers.CharField()
     delivery_id = serializers.UUIDField()
-    attempt = serializers.IntegerField()

@@ -58,22 +58,45 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def webhook_headers_unmask(*, headers: Any, stored: dict[str, str]) -> Any:
+    """Headers as given, except that a MASK value (as responses show secret-looking headers)
+    stands for the value stored under that name, which is kept; a MASK with none stored is refused."""
+    if not isinstance(headers, dict):
+        return headers  # validate_headers says what is wrong
+    stored_by_name = {name.lower(): value for name, value in stored.items()}
+    unmasked = {}
+    for name, value in headers.items():
+        if value == MASK and isinstance(name, str):
+            if name.lower() not in stored_by_name:
+                message = f"{name}: {MASK} stands for a hidden stored value, and {name} has none; give the value."
+                raise ValidationError({"headers": [message]})
+            value = stored_by_name[name.lower()]
+        unmasked[name] = value
+    return unmasked
+
+
 def webhook_create(*, url: str, events: list[str], **values: Any) -> Webhook:
     """Create a webhook; bad values are a ValidationError by field."""
-    webhook = Webhook(**_clean({"url": url, "events": events, **values}))
+    values = _clean({"url": url, "events": events, **values})
+    if "headers" in values:
+        values["headers"] = webhook_headers_unmask(headers=values["headers"], stored={})
+    webhook = Webhook(**values)
     webhook.full_clean()
     webhook.save()
     return webhook
 
 
 def webhook_update(*, webhook: Webhook, **changes: Any) -> Webhook:
-    """Change some fields. Enabling a disabled webhook forgets its run of failures."""
+    """Change some fields. Enabling a disabled webhook forgets its run of failures and its last error."""
     changes = _clean(changes)
+    if "headers" in changes:
+        changes["headers"] = webhook_headers_unmask(headers=changes["headers"], stored=webhook.headers)
     enabling = changes.get("is_active") is True and not webhook.is_active
     for field, value in changes.items():
         setattr(webhook, field, value)
     if enabling:
         webhook.consecutive_failures = 0
+        webhook.last_error = ""
     webhook.full_clean()
     webhook.save()
     return webhook
@@ -85,11 +108,11 @@ def webhook_delete(*, webhook: Webhook) -> None:
 
 
 def webhook_set_active(*, webhooks: Iterable[Webhook], active: bool) -> int:
-    """Enable or disable webhooks; returns how many changed."""
+    """Enable or disable webhooks; returns how many changed. Enabling starts afresh, as in webhook_update."""
     ids = [webhook.pk for webhook in webhooks if webhook.is_active != active]
     if not ids:
         return 0
-    extra = {"consecutive_failures": 0} if active else {}
+    extra = {"consecutive_failures": 0, "last_error": ""} if active else {}
     return Webhook.objects.filter(pk__in=ids).update(is_active=active, updated_at=timezone.now(), **extra)
 
 
@@ -133,12 +156,22 @@ def webhook_deliver(
     payload: dict[str, Any],
     attempt: int = 1,
     trigger: str = Trigger.EVENT,
+    key: str | None = None,
 ) -> DeliveryOutcome:
-    """Make one attempt, log it, update the webhook's counters, and say whether to retry."""
-    done = WebhookDelivery.objects.filter(delivery_id=delivery_id, attempt=attempt)
+    """Make one attempt, log it, update the webhook's counters, and say whether to retry.
+
+    `attempt` is the place in the event's own run of tries (1, then each retry), which sets the
+    backoff and the limit; the number logged is given when the attempt is logged, so retries and
+    redeliveries of one delivery never claim the same one. `key` names this task (a redelivery
+    brings its own; an event's tries derive theirs): an attempt whose key is logged is not sent again.
+    """
+    key = key or _task_key(delivery_id, trigger=trigger, attempt=attempt)
+    done = WebhookDelivery.objects.filter(task_key=key)
     webhook = Webhook.objects.filter(pk=webhook_id).annotate(done=Exists(done)).first()
-    if webhook is None or webhook.done:
-        return DeliveryOutcome(None)  # deleted, or this attempt ran already (the task was delivered twice)
+    if webhook is None:
+        return DeliveryOutcome(None)  # deleted
+    if webhook.done:
+        return _resume(key=key, delivery_id=delivery_id, attempt=attempt)  # the task was delivered twice
     if trigger in (Trigger.EVENT, Trigger.RETRY) and (not webhook.is_active or event not in webhook.events):
         logger.info("Webhook %s: %s attempt %s skipped, disabled or unsubscribed", webhook.pk, event, attempt)
         return DeliveryOutcome(None)
@@ -158,7 +191,7 @@ def webhook_deliver(
             values={
                 "event": event,
                 "delivery_id": delivery_id,
-                "attempt": attempt,
+                "task_key": key,
                 "trigger": trigger,
                 "payload": payload,
                 "request_headers": sent_headers,
@@ -171,7 +204,7 @@ def webhook_deliver(
         "Webhook %s: %s attempt %s (%s) %s%s",
         webhook.pk,
         event,
-        attempt,
+        log.attempt,
         trigger,
         "ok" if success else error,
         f", retry in {retry_in:.1f} s" if retry_in is not None else "",
@@ -194,14 +227,18 @@ class SendTestResult:
 def webhook_send_test(
     *, webhook: Webhook, event: str | None = None, data: dict[str, Any] | None = None
 ) -> SendTestResult:
-    """Send one signed test event now, without retries; logged as a test, not counted in the stats."""
+    """Send one signed test event now, without retries; logged as a test, not counted in the stats.
+
+    It says it is a test (`"test": true` in the signed body, `X-Webhook-Test: true`), whatever
+    event it names, so a receiver need not act on a made-up product.deleted.
+    """
     event = event or TEST_EVENT
     if event != TEST_EVENT and event not in EVENTS:
         raise ValidationError({"event": [f"Unknown event {event!r}."]})
     if data is None:
         data = {"webhook_id": webhook.pk, "message": "A test delivery from FulFil."}
-    payload = event_payload(event=event, data=data)
-    result, sent_headers = _send(webhook, delivery_id=str(uuid.uuid4()), event=event, payload=payload)
+    payload = {**event_payload(event=event, data=data), "test": True}
+    result, sent_headers = _send(webhook, delivery_id=str(uuid.uuid4()), event=event, payload=payload, test=True)
     success, _, error = _judge(result)
     _record(
         webhook,
@@ -220,35 +257,26 @@ def webhook_send_test(
     return SendTestResult(success, result.status_code, result.elapsed_ms, result.body, error)
 
 
-def webhook_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+def webhook_redeliver(*, delivery: WebhookDelivery) -> None:
     """Queue one more attempt of a logged delivery: the same payload and webhook-id, no retries.
 
-    Returns an unsaved WebhookDelivery describing the attempt queued (its number and id).
+    Every call sends once more (two clicks, two sends); the attempt is numbered when it is logged,
+    after whatever ran before it, so it never takes the number of a pending retry.
     """
     from webhooks.tasks import webhook_deliver_task
 
     webhook = delivery.webhook
     if not webhook.is_active:
         raise Conflict("The webhook is disabled; enable it before redelivering.", code="webhook_disabled")
-    last = WebhookDelivery.objects.filter(delivery_id=delivery.delivery_id).aggregate(n=Max("attempt"))["n"]
-    queued = WebhookDelivery(
-        webhook=webhook,
-        event=delivery.event,
-        delivery_id=delivery.delivery_id,
-        attempt=(last or 0) + 1,
-        trigger=Trigger.REDELIVERY,
-        payload=delivery.payload,
-    )
     kwargs = {
         "webhook_id": webhook.pk,
-        "delivery_id": str(queued.delivery_id),
-        "event": queued.event,
-        "payload": queued.payload,
-        "attempt": queued.attempt,
+        "delivery_id": str(delivery.delivery_id),
+        "event": delivery.event,
+        "payload": delivery.payload,
         "trigger": Trigger.REDELIVERY.value,
+        "key": str(uuid.uuid4()),
     }
     transaction.on_commit(lambda: webhook_deliver_task.delay(**kwargs))
-    return queued
 
 
 def retry_delay(*, attempt: int, retry_after: str | None = None, now: datetime | None = None) -> float:
@@ -266,12 +294,12 @@ def _parse_retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²", which isdigit() but float() refuses
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
+    except (TypeError, ValueError, OverflowError):
+        return None  # unparseable: as if absent
     if when.tzinfo is None:
         return None
     return max(0.0, (when - now).total_seconds())
@@ -291,8 +319,27 @@ def webhook_delivery_log_prune(*, now: datetime | None = None) -> int:
 # --- Internals ----------------------------------------------------------------------------
 
 
+def _task_key(delivery_id: str | uuid.UUID, *, trigger: str, attempt: int) -> uuid.UUID:
+    """The key of an event's try (or of a redelivery queued before redeliveries brought their own)."""
+    return uuid.uuid5(uuid.UUID(str(delivery_id)), f"{trigger}-{attempt}")
+
+
+def _resume(*, key: str | uuid.UUID, delivery_id: str, attempt: int) -> DeliveryOutcome:
+    """An attempt already logged. If it was to be retried and that retry has not run, the worker
+    may have died before queueing it, so say again to retry (a retry queued twice sends once)."""
+    log = WebhookDelivery.objects.filter(task_key=key).first()
+    if log is None or log.next_attempt_at is None:
+        return DeliveryOutcome(None)
+    if WebhookDelivery.objects.filter(
+        task_key=_task_key(delivery_id, trigger=Trigger.RETRY, attempt=attempt + 1)
+    ).exists():
+        return DeliveryOutcome(None)
+    logger.info("Webhook %s: %s attempt %s ran already; queueing its retry again", log.webhook_id, log.event, attempt)
+    return DeliveryOutcome(log, max(0.0, (log.next_attempt_at - timezone.now()).total_seconds()))
+
+
 def _send(
-    webhook: Webhook, *, delivery_id: str, event: str, payload: dict[str, Any]
+    webhook: Webhook, *, delivery_id: str, event: str, payload: dict[str, Any], test: bool = False
 ) -> tuple[transport.HttpResult, dict[str, str]]:
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     headers = {
@@ -300,6 +347,7 @@ def _send(
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-Webhook-Event": event,
+        **({"X-Webhook-Test": "true"} if test else {}),
         **signature_headers(secret=webhook.secret, message_id=str(delivery_id), timestamp=int(time.time()), body=body),
     }
     result = transport.post(
@@ -313,7 +361,8 @@ def _send(
 
 
 def mask_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Headers fit for the log: signatures keep their scheme, secret-looking values are hidden."""
+    """Headers fit for the log, the API and the admin: signatures keep their scheme, secret-looking
+    values are hidden (a webhook's own headers are shown so, and MASK sent back keeps them)."""
     masked = {}
     for name, value in headers.items():
         if name in ("X-Webhook-Signature", "webhook-signature"):
@@ -355,12 +404,19 @@ def _record(
     final: bool,
     values: dict[str, Any],
 ) -> WebhookDelivery:
-    """Log the attempt and, except for tests, update the counters and maybe disable the webhook."""
+    """Log the attempt and, except for tests, update the counters and maybe disable the webhook.
+
+    The webhook's row is locked before the attempt is numbered (the last number of its delivery,
+    plus one), so two attempts of one delivery logged at once never take the same number.
+    """
     now = timezone.now()
-    with transaction.atomic():
-        log = WebhookDelivery.objects.create(
+
+    def create_log() -> WebhookDelivery:
+        last = WebhookDelivery.objects.filter(delivery_id=values["delivery_id"]).aggregate(n=Max("attempt"))["n"]
+        return WebhookDelivery.objects.create(
             webhook=webhook,
             url=webhook.url,
+            attempt=(last or 0) + 1,
             success=success,
             status_code=result.status_code,
             response_body=result.body,
@@ -368,14 +424,17 @@ def _record(
             error=error,
             **values,
         )
+
+    with transaction.atomic():
         if values["trigger"] == Trigger.TEST:
-            return log
-        if success:  # the common case: no decision to take, so no row lock
+            return create_log()  # a fresh delivery id: nothing to number against
+        if success:  # the common case: no decision to take; the update takes the row lock
             Webhook.objects.filter(pk=webhook.pk).update(
                 success_count=F("success_count") + 1, consecutive_failures=0, last_error="", last_triggered_at=now
             )
-            return log
+            return create_log()
         locked = Webhook.objects.select_for_update().get(pk=webhook.pk)
+        log = create_log()
         locked.last_triggered_at = now
         locked.failure_count += 1
         locked.last_error = error

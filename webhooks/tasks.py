@@ -32,6 +32,7 @@ def webhook_deliver_task(
     payload: dict[str, Any],
     attempt: int = 1,
     trigger: str = "event",
+    key: str | None = None,
 ) -> None:
     """One attempt; when the service says to retry, queue the next attempt after its delay."""
     outcome = services.webhook_deliver(
@@ -41,6 +42,7 @@ def webhook_deliver_task(
         payload=payload,
         attempt=attempt,
         trigger=trigger,
+        key=key,
     )
     if outcome.retry_in is not None:
         webhook_deliver_task.apply_async(

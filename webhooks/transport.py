@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -29,6 +30,11 @@ CONNECT_TIMEOUT = 5.0
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
 _PRIVATE = tuple(ipaddress.ip_network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# What an HTTP/1.1 header can carry (RFC 9110 5.1 and 5.5), for fullmatch: a name is a token; a
+# value is visible ASCII, with spaces or tabs only between characters. The validators check saved
+# headers against these; post() names the culprit when a header saved before then cannot be sent.
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+HEADER_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\x21-\x7e \t]*[\x21-\x7e])?)?")
 
 
 class DestinationRefused(Exception):
@@ -124,7 +130,8 @@ class HttpResult:
     error: str = ""
     retry_after: str | None = None
     location: str | None = None
-    # "response", "timeout", "connection" (could not connect or the connection broke), "refused".
+    # "response", "timeout", "connection" (could not connect or the connection broke), "refused",
+    # "invalid" (the request could not be built, e.g. a header HTTP cannot carry; nothing was sent).
     outcome: str = "response"
 
 
@@ -176,6 +183,8 @@ def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float, allo
             return HttpResult(elapsed_ms=elapsed(), error=f"Connection failed: {_reason(exc)}", outcome="connection")
         except requests.Timeout:
             return HttpResult(elapsed_ms=elapsed(), error=f"No response within {timeout:g} s.", outcome="timeout")
+        except (requests.exceptions.InvalidHeader, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+            return HttpResult(elapsed_ms=elapsed(), error=_unsendable(headers, exc), outcome="invalid")
         except requests.RequestException as exc:
             return HttpResult(elapsed_ms=elapsed(), error=f"Request failed: {_reason(exc)}", outcome="connection")
     return HttpResult(
@@ -185,6 +194,20 @@ def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float, allo
         retry_after=response.headers.get("Retry-After"),
         location=response.headers.get("Location"),
     )
+
+
+def _unsendable(headers: dict[str, str], exc: Exception) -> str:
+    """Why the request could not be built. The exception's own text may quote a header's value
+    (perhaps a secret), so it is left out; the header is named instead when one is at fault."""
+    for name, value in headers.items():
+        if not (isinstance(name, str) and HEADER_NAME.fullmatch(name)):
+            return f"Not sent: {name!r} is not a valid header name."
+        if not (isinstance(value, str) and HEADER_VALUE.fullmatch(value)):
+            return (
+                f"Not sent: the value of header {name} is not visible ASCII (or starts or ends with a space); "
+                "edit the webhook's headers."
+            )
+    return f"Not sent: the request could not be built ({type(exc).__name__})."
 
 
 def _reason(exc: BaseException) -> str:

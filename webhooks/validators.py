@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -11,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 from webhooks.events import EVENTS
 from webhooks.signing import standard_key
-from webhooks.transport import refusal_reason
+from webhooks.transport import HEADER_NAME, HEADER_VALUE, refusal_reason
 
 MAX_HEADERS = 20
 MAX_HEADER_NAME_LENGTH = 100
@@ -29,12 +28,12 @@ RESERVED_HEADERS = frozenset(
         "user-agent",
         "x-webhook-event",
         "x-webhook-signature",
+        "x-webhook-test",
         "webhook-id",
         "webhook-timestamp",
         "webhook-signature",
     }
 )
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
 def validate_webhook_url(url: str) -> None:
@@ -89,7 +88,7 @@ def validate_headers(headers: object) -> None:
     seen: set[str] = set()
     total = 0
     for name, value in headers.items():
-        if not _TOKEN.match(name) or len(name) > MAX_HEADER_NAME_LENGTH:
+        if not isinstance(name, str) or not HEADER_NAME.fullmatch(name) or len(name) > MAX_HEADER_NAME_LENGTH:
             raise ValidationError(f"{name!r} is not a valid header name.", code="name")
         if name.lower() in RESERVED_HEADERS:
             raise ValidationError(f"{name} is set by FulFil and cannot be overridden.", code="reserved")
@@ -104,6 +103,12 @@ def validate_headers(headers: object) -> None:
             )
         if any(char in value for char in "\r\n\x00"):
             raise ValidationError(f"The value of {name} may not contain line breaks.", code="value")
+        if value != value.strip(" \t"):
+            raise ValidationError(f"The value of {name} may not start or end with a space or tab.", code="value")
+        if not HEADER_VALUE.fullmatch(value):
+            raise ValidationError(
+                f"The value of {name} may hold only visible ASCII characters, spaces and tabs.", code="value"
+            )
         total += len(name) + len(value.encode())
     if total > MAX_HEADERS_TOTAL_BYTES:
         raise ValidationError(f"Custom headers may total at most {MAX_HEADERS_TOTAL_BYTES} bytes.", code="too_large")

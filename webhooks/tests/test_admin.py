@@ -80,6 +80,30 @@ def test_saving_with_an_empty_secret_keeps_it_and_remove_clears_it(staff_client,
     assert webhook.secret == ""
 
 
+def test_the_form_masks_secret_looking_header_values_and_saving_them_back_keeps_them(
+    staff_client, make_webhook, receiver
+):
+    webhook = make_webhook(headers={"Authorization": "Bearer s3cr3t", "X-Tenant": "acme"})
+    page = staff_client.get(change_url(webhook)).content.decode()
+    assert "s3cr3t" not in page and "&quot;Authorization&quot;: &quot;********&quot;" in page
+    response = staff_client.post(
+        change_url(webhook), form_data(receiver, headers='{"Authorization": "********", "X-Tenant": "globex"}')
+    )
+    assert response.status_code == 302
+    webhook.refresh_from_db()
+    assert webhook.headers == {"Authorization": "Bearer s3cr3t", "X-Tenant": "globex"}
+    response = staff_client.post(change_url(webhook), form_data(receiver, headers='{"X-Api-Key": "********"}'))
+    assert "X-Api-Key: ******** stands for a hidden stored value" in response.content.decode()
+
+
+def test_a_viewer_sees_neither_the_secret_nor_secret_looking_header_values(client, make_user, make_webhook):
+    webhook = make_webhook(secret="s3cr3t-signing", headers={"Authorization": "Bearer s3cr3t", "X-Tenant": "acme"})
+    client.force_login(make_user("viewer", staff=True, perms=("webhooks.view_webhook",)))
+    response = client.get(change_url(webhook))
+    assert response.status_code == 200
+    assert b"s3cr3t" not in response.content and b"acme" in response.content
+
+
 def test_the_form_shows_validation_errors(staff_client, receiver):
     response = staff_client.post(ADD, form_data(receiver, headers='{"User-Agent": "me"}', events=None))
     assert response.status_code == 200
@@ -103,6 +127,7 @@ def test_the_send_test_button_shows_status_time_and_body_on_the_page(staff_clien
     assert "HTTP 418" in content
     [request] = receiver.requests
     assert request.json["event"] == "webhook.test"
+    assert request.json["test"] is True and request.header("X-Webhook-Test") == "true"
     assert WebhookDelivery.objects.get().trigger == WebhookDelivery.Trigger.TEST
 
 

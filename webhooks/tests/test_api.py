@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import yaml
 from rest_framework import status
 
 from webhooks import services
 from webhooks.models import Webhook, WebhookDelivery
+from webhooks.tasks import webhook_deliver_task
 from webhooks.tests.conftest import legacy_signature_ok, standard_signature_ok
 
 pytestmark = pytest.mark.django_db
@@ -59,6 +62,50 @@ def test_patch_without_a_secret_keeps_it_and_an_empty_one_removes_it(api, make_w
     assert api.patch(detail(webhook), {"secret": None}, format="json").json()["has_secret"] is False
 
 
+def test_secret_looking_header_values_are_masked_in_responses_but_stored_and_sent(
+    api, client_for, make_webhook, receiver, emit
+):
+    webhook = make_webhook(headers={"Authorization": "Bearer s3cr3t-a", "X-Api-Key": "s3cr3t-b", "X-Tenant": "acme"})
+    reader = client_for("webhooks.view_webhook", username="reader")
+    shown = {"Authorization": "********", "X-Api-Key": "********", "X-Tenant": "acme"}
+    assert reader.get(LIST).json()["results"][0]["headers"] == shown
+    assert reader.get(detail(webhook)).json()["headers"] == shown
+    response = api.patch(detail(webhook), {"description": "x"}, format="json")
+    assert response.json()["headers"] == shown and b"s3cr3t" not in response.content
+    emit()
+    [request] = receiver.wait_for(1)
+    assert request.header("Authorization") == "Bearer s3cr3t-a" and request.header("X-Api-Key") == "s3cr3t-b"
+
+
+def test_sending_a_masked_value_back_keeps_it_and_leaving_headers_out_keeps_them_all(api, make_webhook):
+    webhook = make_webhook(headers={"Authorization": "Bearer s3cr3t", "X-Tenant": "acme"})
+    shown = api.get(detail(webhook)).json()
+    body = {"url": shown["url"], "events": shown["events"], "headers": {**shown["headers"], "X-Tenant": "globex"}}
+    assert api.put(detail(webhook), body, format="json").status_code == 200
+    webhook.refresh_from_db()
+    assert webhook.headers == {"Authorization": "Bearer s3cr3t", "X-Tenant": "globex"}
+    api.patch(detail(webhook), {"description": "changed"}, format="json")
+    api.put(detail(webhook), {"url": webhook.url, "events": ["product.created"]}, format="json")
+    webhook.refresh_from_db()
+    assert webhook.headers == {"Authorization": "Bearer s3cr3t", "X-Tenant": "globex"}
+    api.patch(detail(webhook), {"headers": {"authorization": "********"}}, format="json")  # names are case-blind
+    webhook.refresh_from_db()
+    assert webhook.headers == {"authorization": "Bearer s3cr3t"}
+
+
+def test_a_masked_value_with_nothing_stored_under_its_name_is_a_400(api, make_webhook):
+    response = api.post(
+        LIST,
+        {"url": "https://example.com/h", "events": ["product.created"], "headers": {"X-Api-Key": "********"}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["headers"] and "X-Api-Key" in response.json()["headers"][0]
+    webhook = make_webhook(headers={"Authorization": "Bearer s3cr3t"})
+    response = api.patch(detail(webhook), {"headers": {"X-Api-Key": "********"}}, format="json")
+    assert response.status_code == 400 and "X-Api-Key" in response.json()["headers"][0]
+
+
 @pytest.mark.parametrize("path", [LIST, LIST + "/"])
 def test_list_and_detail_paths_work_with_and_without_trailing_slash(api, make_webhook, path):
     webhook = make_webhook()
@@ -104,6 +151,11 @@ def test_unknown_or_malformed_id_is_a_json_404(api, bad_id):
         ({"headers": {f"X-H{i}": "v" * 900 for i in range(5)}}, "headers", "at most 4096 bytes"),
         ({"headers": {"Bad Name": "v"}}, "headers", "not a valid header name"),
         ({"headers": {"X-Evil": "a\r\nX-Injected: 1"}}, "headers", "line breaks"),
+        ({"headers": {"X-Currency": "€uro"}}, "headers", "The value of X-Currency may hold only visible ASCII"),
+        ({"headers": {"X-Bell": "a\x07b"}}, "headers", "The value of X-Bell may hold only visible ASCII"),
+        ({"headers": {"Authorization": " Bearer x"}}, "headers", "The value of Authorization may not start or end"),
+        ({"headers": {"X-Trailing": "v\t"}}, "headers", "The value of X-Trailing may not start or end"),
+        ({"headers": {"X-Name\n": "v"}}, "headers", "'X-Name\\n' is not a valid header name"),
         ({"timeout_seconds": 0}, "timeout_seconds", "greater than or equal to 1"),
         ({"timeout_seconds": 31}, "timeout_seconds", "less than or equal to 30"),
         ({"retry_count": 11}, "retry_count", "less than or equal to 10"),
@@ -130,6 +182,7 @@ def test_bad_values_are_a_400_naming_the_field(api, changes, field, message):
         "User-Agent",
         "X-Webhook-Event",
         "X-Webhook-Signature",
+        "X-Webhook-Test",
         "webhook-id",
         "Webhook-Timestamp",
         "webhook-signature",
@@ -189,6 +242,21 @@ def test_the_test_endpoint_sends_the_given_event_and_payload(api, make_webhook, 
     assert request.json["event"] == "product.deleted" and request.json["data"] == data
 
 
+def test_a_test_send_says_it_is_a_test_in_the_signed_body_and_a_header(api, make_webhook, receiver, emit):
+    webhook = make_webhook(secret="k")
+    api.post(detail(webhook, "/test"), {"event": "product.deleted", "payload": {"id": "p-9"}}, format="json")
+    [request] = receiver.requests
+    assert request.header("X-Webhook-Test") == "true" and request.header("X-Webhook-Event") == "product.deleted"
+    assert request.json["test"] is True and set(request.json) == {"event", "timestamp", "data", "test"}
+    assert legacy_signature_ok("k", request.body, request.header("X-Webhook-Signature"))
+    assert standard_signature_ok("k", request)
+    log = WebhookDelivery.objects.get()
+    assert log.payload["test"] is True and log.request_headers["X-Webhook-Test"] == "true"
+    emit("product.deleted")  # a real event says nothing of the kind
+    real = receiver.wait_for(2)[1]
+    assert real.header("X-Webhook-Test") is None and "test" not in real.json
+
+
 def test_a_failing_test_is_reported_once_without_retries_or_disabling(api, make_webhook, receiver):
     webhook = make_webhook(retry_count=3)
     receiver.reply(410, b"gone")
@@ -211,6 +279,16 @@ def test_an_unreachable_test_reports_the_error(api, make_webhook, settings):
     result = api.post(detail(webhook, "/test"), format="json").json()
     assert result["success"] is False and result["status_code"] is None
     assert result["error"] == "Refused: 127.0.0.1 is a loopback address."
+
+
+def test_a_test_of_a_header_saved_before_validation_tightened_reports_the_error(api, make_webhook, receiver):
+    webhook = make_webhook()
+    Webhook.objects.filter(pk=webhook.pk).update(headers={"X-Currency": "€uro"})
+    response = api.post(detail(webhook, "/test"), format="json")
+    assert response.status_code == 200
+    result = response.json()
+    assert result["success"] is False and result["status_code"] is None
+    assert "X-Currency" in result["error"] and receiver.requests == []
 
 
 def test_the_test_endpoint_refuses_unknown_events(api, make_webhook, receiver):
@@ -257,11 +335,11 @@ def test_logs_show_only_this_webhooks_deliveries(api, logged, make_webhook):
     assert api.get(detail(other, "/logs")).json()["count"] == 0
 
 
-def test_redelivery_answers_202_with_the_delivery_id_and_next_attempt(api, logged):
+def test_redelivery_answers_202_with_the_delivery_id(api, logged):
     original = logged.deliveries.get(event="product.updated", attempt=1)
     response = api.post(detail(logged, f"/logs/{original.pk}/redeliver"))
     assert response.status_code == status.HTTP_202_ACCEPTED
-    assert response.json() == {"detail": "Redelivery queued.", "delivery_id": str(original.delivery_id), "attempt": 3}
+    assert response.json() == {"detail": "Redelivery queued.", "delivery_id": str(original.delivery_id)}
 
 
 def test_redelivery_reaches_the_receiver_with_the_same_id_and_body(
@@ -277,6 +355,54 @@ def test_redelivery_reaches_the_receiver_with_the_same_id_and_body(
     assert again.body == first.body
     redelivered = logged.deliveries.get(event="product.created", attempt=2)
     assert redelivered.trigger == WebhookDelivery.Trigger.REDELIVERY and redelivered.success
+
+
+def test_two_redeliver_clicks_send_twice_numbered_after_each_other(
+    api, logged, receiver, eager_celery, django_capture_on_commit_callbacks
+):
+    original = logged.deliveries.get(event="product.created")
+    receiver.requests.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(detail(logged, f"/logs/{original.pk}/redeliver"))
+        api.post(detail(logged, f"/logs/{original.pk}/redeliver"))
+    assert len(receiver.requests) == 2
+    again = logged.deliveries.filter(delivery_id=original.delivery_id).order_by("attempt")
+    assert [(log.attempt, log.trigger) for log in again] == [(1, "event"), (2, "redelivery"), (3, "redelivery")]
+
+
+def test_a_redelivery_while_a_retry_is_pending_does_not_swallow_the_retry(
+    api, make_webhook, receiver, eager_celery, django_capture_on_commit_callbacks
+):
+    webhook = make_webhook(retry_count=3)
+    kwargs = {"webhook_id": webhook.pk, "delivery_id": str(uuid.uuid4()), "event": "product.created", "payload": {}}
+    receiver.reply(500)
+    outcome = services.webhook_deliver(**kwargs)  # attempt 1 fails; its retry is due later
+    assert outcome.retry_in is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(detail(webhook, f"/logs/{outcome.log.pk}/redeliver"))
+    webhook_deliver_task.delay(**kwargs, attempt=2, trigger="retry")  # the retry comes due
+    assert len(receiver.requests) == 3
+    logs = webhook.deliveries.order_by("attempt")
+    assert [(log.attempt, log.trigger, log.success) for log in logs] == [
+        (1, "event", False),
+        (2, "redelivery", True),
+        (3, "retry", True),
+    ]
+
+
+def test_a_redelivery_task_delivered_twice_sends_once(make_webhook, receiver, eager_celery):
+    webhook = make_webhook()
+    kwargs = {
+        "webhook_id": webhook.pk,
+        "delivery_id": str(uuid.uuid4()),
+        "event": "product.created",
+        "payload": {},
+        "trigger": "redelivery",
+        "key": str(uuid.uuid4()),
+    }
+    webhook_deliver_task.delay(**kwargs)
+    webhook_deliver_task.delay(**kwargs)
+    assert len(receiver.requests) == 1 and webhook.deliveries.count() == 1
 
 
 def test_redelivering_for_a_disabled_webhook_is_a_409(api, logged):

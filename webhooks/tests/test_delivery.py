@@ -6,10 +6,13 @@ import base64
 import socket
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email.utils import format_datetime
 
 import pytest
+from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from webhooks import services
@@ -94,6 +97,20 @@ def test_custom_headers_are_sent_and_secret_looking_ones_are_masked_in_the_log(r
     assert "Bearer abc" not in str(logged) and request.header("X-Webhook-Signature") not in str(logged)
 
 
+@pytest.mark.parametrize("value", ["€uro", " Bearer hush"])
+def test_a_header_saved_before_validation_tightened_fails_once_logged_and_unsent(receiver, make_webhook, emit, value):
+    webhook = make_webhook(retry_count=3)
+    Webhook.objects.filter(pk=webhook.pk).update(headers={"X-Token": value})  # an old row, unvalidated
+    emit()
+    assert receiver.requests == []
+    [log] = attempts(webhook)
+    assert not log.success and log.status_code is None and log.next_attempt_at is None
+    assert log.error.startswith("Not sent: the value of header X-Token is not visible ASCII")
+    assert "hush" not in log.error
+    webhook.refresh_from_db()
+    assert webhook.failure_count == 1 and "X-Token" in webhook.last_error
+
+
 def test_a_successful_attempt_is_logged_and_counted(receiver, make_webhook, emit):
     webhook = make_webhook()
     receiver.reply(201, b'{"received": true}')
@@ -169,6 +186,15 @@ def test_a_429_is_retried_after_the_delay_in_its_retry_after(receiver, make_webh
     assert 119 <= due <= 121
 
 
+@pytest.mark.parametrize("retry_after", ["²", "Mon, 99 Foo 99999 99:99:99 GMT", "-5"])
+def test_an_unparseable_retry_after_is_ignored_and_the_attempt_still_logged(receiver, make_webhook, emit, retry_after):
+    webhook = make_webhook(retry_count=1)
+    receiver.reply(503, headers={"Retry-After": retry_after})
+    emit()
+    first, second = attempts(webhook)
+    assert first.status_code == 503 and first.next_attempt_at is not None and second.success
+
+
 def test_a_timeout_is_retried(receiver, make_webhook, emit):
     webhook = make_webhook(retry_count=1, timeout_seconds=1)
     receiver.reply(200, delay=1.5)
@@ -217,6 +243,7 @@ def test_retry_after_is_understood_in_seconds_and_as_an_http_date_and_capped(set
     assert 89 <= services.retry_delay(attempt=1, retry_after=http_date, now=now) <= 90
     assert services.retry_delay(attempt=1, retry_after="86400", now=now) == 600
     assert 2 <= services.retry_delay(attempt=1, retry_after="soon", now=now) <= 2.5
+    assert 2 <= services.retry_delay(attempt=1, retry_after="²", now=now) <= 2.5
 
 
 # --- Disabling ---------------------------------------------------------------------------
@@ -263,13 +290,32 @@ def test_a_success_between_failures_resets_the_run(receiver, make_webhook, emit,
     assert webhook.is_active and webhook.consecutive_failures == 1
 
 
-def test_enabling_a_disabled_webhook_forgets_its_failures(make_webhook):
-    webhook = make_webhook()
-    Webhook.objects.filter(pk=webhook.pk).update(is_active=False, consecutive_failures=7)
-    webhook.refresh_from_db()
+def _enable_by_update(webhook, **_):
     services.webhook_update(webhook=webhook, is_active=True)
+
+
+def _enable_by_set_active(webhook, **_):
+    services.webhook_set_active(webhooks=[webhook], active=True)
+
+
+def _enable_by_api(webhook, api, **_):
+    assert api.patch(f"/api/v1/webhooks/{webhook.pk}", {"is_active": True}, format="json").status_code == 200
+
+
+def _enable_by_admin_action(webhook, staff_client, **_):
+    changelist = reverse("admin:webhooks_webhook_changelist")
+    staff_client.post(changelist, {"action": "enable", "_selected_action": [webhook.pk]})
+
+
+@pytest.mark.parametrize("enable", [_enable_by_update, _enable_by_set_active, _enable_by_api, _enable_by_admin_action])
+def test_enabling_a_disabled_webhook_forgets_its_failures_and_the_reason(make_webhook, api, staff_client, enable):
+    webhook = make_webhook()
+    reason = "Disabled after 7 consecutive failed deliveries. Last error: HTTP 500 Internal Server Error"
+    Webhook.objects.filter(pk=webhook.pk).update(is_active=False, consecutive_failures=7, last_error=reason)
     webhook.refresh_from_db()
-    assert webhook.is_active and webhook.consecutive_failures == 0
+    enable(webhook, api=api, staff_client=staff_client)
+    webhook.refresh_from_db()
+    assert webhook.is_active and webhook.consecutive_failures == 0 and webhook.last_error == ""
 
 
 def test_a_pending_retry_of_a_webhook_disabled_meanwhile_is_not_sent(receiver, make_webhook, eager_celery):
@@ -290,6 +336,48 @@ def test_a_task_delivered_twice_sends_its_attempt_once(receiver, make_webhook, e
     assert len(receiver.requests) == 1 and webhook.deliveries.count() == 1
 
 
+def test_a_task_redelivered_after_its_worker_died_before_queueing_the_retry_queues_it(
+    receiver, make_webhook, eager_celery
+):
+    webhook = make_webhook(retry_count=3)
+    kwargs = {"webhook_id": webhook.pk, "delivery_id": str(uuid.uuid4()), "event": "product.created", "payload": {}}
+    receiver.reply(500)
+    services.webhook_deliver(**kwargs)  # attempt 1 logged, retry due; the worker dies before queueing it
+    webhook_deliver_task.delay(**kwargs)  # the broker hands the unacknowledged task out again
+    assert len(receiver.requests) == 2
+    assert [(log.attempt, log.trigger, log.success) for log in attempts(webhook)] == [
+        (1, Trigger.EVENT, False),
+        (2, Trigger.RETRY, True),
+    ]
+    webhook_deliver_task.delay(**kwargs)  # once more: its retry has run, so nothing happens
+    assert len(receiver.requests) == 2 and webhook.deliveries.count() == 2
+
+
 def test_a_task_for_a_deleted_webhook_does_nothing(receiver, eager_celery):
     webhook_deliver_task.delay(webhook_id=999_999, delivery_id=str(uuid.uuid4()), event="product.created", payload={})
     assert receiver.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attempts_of_one_delivery_logged_at_once_get_distinct_numbers(receiver, make_webhook):
+    webhook = make_webhook()
+    delivery_id = str(uuid.uuid4())
+    for _ in range(6):
+        receiver.reply(200, delay=0.2)  # all six are in flight together, then log together
+
+    def redeliver(_: int) -> None:
+        try:
+            services.webhook_deliver(
+                webhook_id=webhook.pk,
+                delivery_id=delivery_id,
+                event="product.created",
+                payload={},
+                trigger=Trigger.REDELIVERY,
+                key=str(uuid.uuid4()),
+            )
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(redeliver, range(6)))
+    assert sorted(webhook.deliveries.values_list("attempt", flat=True)) == [1, 2, 3, 4, 5, 6]
