@@ -221,3 +221,15 @@ def running_receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
         receiver.stopping.set()
         server.shutdown()
         server.server_close()
+
+
+def wait_until(predicate, timeout: float, what: str, worker: WorkerProcess | None = None, *, interval: float = 0.05):
+    """Poll until predicate() is truthy and return it; on timeout fail saying what did not happen
+    (with the worker's log when one is given)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f"\n{worker.output()}" if worker else ""))

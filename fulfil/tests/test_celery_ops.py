@@ -7,19 +7,11 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from fulfil.testing import wait_until
 from imports.models import ImportJob
 from products.models import Product
 
 WORKERS = "/api/v1/celery/workers"
-
-
-def wait_for(predicate, timeout: float, what: str, worker=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}" + (f"\n{worker.output()}" if worker else ""))
 
 
 @pytest.mark.django_db
@@ -48,7 +40,7 @@ def test_no_workers_is_an_empty_list_quickly(api):
 @pytest.mark.worker
 def test_workers_lists_a_live_worker_with_its_queues(api, celery_worker_process):
     worker = celery_worker_process("default,webhooks", name="ops")
-    body = wait_for(lambda: api.get(WORKERS).json()["workers"], 20, "the worker to answer", worker)
+    body = wait_until(lambda: api.get(WORKERS).json()["workers"], 20, "the worker to answer", worker)
     [listed] = body
     assert listed["name"].startswith("ops-")
     assert listed["queues"] == ["default", "webhooks"]
@@ -61,7 +53,7 @@ def test_test_task_round_trip(api, celery_worker_process):
     response = api.post("/api/v1/celery/test")
     assert response.status_code == 202
     task_id = response.json()["task_id"]
-    state = wait_for(lambda: (s := api.get(f"/api/v1/celery/task/{task_id}").json())["state"] == "SUCCESS" and s,
+    state = wait_until(lambda: (s := api.get(f"/api/v1/celery/task/{task_id}").json())["state"] == "SUCCESS" and s,
                      30, "the test task")  # fmt: skip
     assert state["result"] == "pong" and state["name"] == "fulfil.ping"
     assert state["date_done"] and state["error"] is None and state["job"] is None
@@ -79,10 +71,10 @@ def test_revoking_a_running_import_stops_it_after_the_current_chunk(api, celery_
     content = ("sku,name\n" + "".join(f"R-{i},name {i}\n" for i in range(40_000))).encode()
     response = api.post("/api/v1/products/upload", {"file": SimpleUploadedFile("r.csv", content)}, format="multipart")
     job = ImportJob.objects.get(pk=response.json()["job_id"])
-    wait_for(lambda: ImportJob.objects.get(pk=job.pk).processed_rows >= 2000, 60, "progress")
+    wait_until(lambda: ImportJob.objects.get(pk=job.pk).processed_rows >= 2000, 60, "progress")
     revoked = api.delete(f"/api/v1/celery/task/{job.task_id}")
     assert revoked.status_code == 202 and revoked.json()["job"]["cancel_requested"] is True
-    wait_for(lambda: ImportJob.objects.get(pk=job.pk).is_finished, 60, "the import to stop")
+    wait_until(lambda: ImportJob.objects.get(pk=job.pk).is_finished, 60, "the import to stop")
     job.refresh_from_db()
     assert job.status == "REVOKED" and job.phase == "Import cancelled"
     assert job.processed_rows < 40_000

@@ -9,6 +9,7 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from fulfil.testing import wait_until
 from imports import services
 from imports.models import ImportJob
 from products.models import Product
@@ -25,16 +26,6 @@ def big_csv(rows: int) -> bytes:
         lines.append(f'Item {i},{sku},"first line\nsecond, line {i}"')
     lines.insert(rows // 2, "Broken,,no sku")
     return ("\n".join(lines) + "\n").encode()
-
-
-def wait_for(predicate, timeout: float, what: str, worker=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}" + (f"\n{worker.output()}" if worker else ""))
 
 
 def snapshot() -> dict:
@@ -67,12 +58,12 @@ def test_an_upload_is_imported_by_the_worker_with_progress_in_the_task_state(api
 
     worker = celery_worker_process("imports")
     job = upload(api, b"sku,name\nA,a\nB,b\n,bad\n")
-    wait_for(lambda: ImportJob.objects.get(pk=job.pk).is_finished, 30, "the import", worker)
+    wait_until(lambda: ImportJob.objects.get(pk=job.pk).is_finished, 30, "the import", worker)
     job.refresh_from_db()
     assert (job.status, job.created_count, job.error_count) == ("SUCCESS", 2, 1)
     status = api.get(f"/api/v1/products/upload/{job.task_id}/status").json()
     assert status["status"] == "SUCCESS" and status["percent"] == 100.0
-    result = wait_for(lambda: TaskResult.objects.filter(task_id=job.task_id, status="SUCCESS").first(), 10, "result")
+    result = wait_until(lambda: TaskResult.objects.filter(task_id=job.task_id, status="SUCCESS").first(), 10, "result")
     assert '"created": 2' in result.result
 
 
@@ -83,12 +74,12 @@ def test_a_worker_process_killed_mid_import_is_replaced_and_the_import_resumes_e
     expected, expected_counts = reference(content, tmp_path)
     worker = celery_worker_process("imports", env={"IMPORT_CHUNK_SIZE": "500"})
     job = upload(api, content)
-    wait_for(lambda: ImportJob.objects.get(pk=job.pk).processed_rows >= 3000, 60, "progress", worker)
+    wait_until(lambda: ImportJob.objects.get(pk=job.pk).processed_rows >= 3000, 60, "progress", worker)
     (child,) = worker.children()
     os.kill(child, signal.SIGKILL)  # the pool process running the task, as the OOM killer would
     killed_at = ImportJob.objects.get(pk=job.pk).processed_rows
 
-    wait_for(lambda: ImportJob.objects.get(pk=job.pk).is_finished, 120, "the resumed import", worker)
+    wait_until(lambda: ImportJob.objects.get(pk=job.pk).is_finished, 120, "the resumed import", worker)
     job.refresh_from_db()
     assert job.status == "SUCCESS", job.phase
     assert job.attempts == 2 and killed_at < job.total_rows
@@ -102,14 +93,14 @@ def test_a_whole_worker_killed_mid_import_resumes_when_a_worker_is_back(api, cel
     env = {"IMPORT_CHUNK_SIZE": "500", "CELERY_VISIBILITY_TIMEOUT": "3"}
     first = celery_worker_process("imports", env=env, name="first")
     job = upload(api, content)
-    wait_for(lambda: ImportJob.objects.get(pk=job.pk).processed_rows >= 3000, 60, "progress", first)
+    wait_until(lambda: ImportJob.objects.get(pk=job.pk).processed_rows >= 3000, 60, "progress", first)
     first.kill()
     stopped_at = ImportJob.objects.get(pk=job.pk)
     assert stopped_at.status == "PROGRESS" and stopped_at.processed_rows < stopped_at.total_rows
     time.sleep(4)  # past the visibility timeout: Redis hands the unacknowledged task out again
 
     second = celery_worker_process("imports", env=env, name="second")
-    wait_for(lambda: ImportJob.objects.get(pk=job.pk).is_finished, 120, "the resumed import", second)
+    wait_until(lambda: ImportJob.objects.get(pk=job.pk).is_finished, 120, "the resumed import", second)
     job.refresh_from_db()
     assert job.status == "SUCCESS", job.phase
     assert job.checkpoint == job.total_rows and job.attempts >= 2

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+
+from fulfil.testing import wait_until
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -108,17 +109,6 @@ def staff(page, shot, transactional_db) -> User:
     assert page.inner_text("#user-tools").upper().startswith("WELCOME, STAFF")
     shot("admin-home")
     return user
-
-
-def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, worker=None) -> object:
-    """Poll until predicate() is truthy; on timeout fail saying what did not happen."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f"\n{worker.output()}" if worker else ""))
 
 
 def bar_drawn_full(page, timeout: float = 5) -> None:

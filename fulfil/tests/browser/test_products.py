@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fulfil.tests.browser.conftest import bar_drawn_full, wait_until
+from fulfil.testing import wait_until
+from fulfil.tests.browser.conftest import bar_drawn_full
 from products import services
 from products.models import Product, ProductDeletion
 
