@@ -121,15 +121,17 @@ def import_job_run(
     job: ImportJob,
     on_progress: ProgressCallback | None = None,
     on_errors: ErrorsCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ImportJob:
     """Run an import, or resume it from its checkpoint; calling it again for a finished job does nothing.
 
     Each chunk of rows is upserted, its row errors stored and the job's counters and
     checkpoint saved in one transaction. A job with `dry_run` set writes nothing at all and
-    counts what would be created and updated.
+    counts what would be created and updated. `should_stop` is asked after every chunk, as a
+    cancel is (the command uses it for Ctrl-C).
     """
     if job.dry_run:
-        return _Run(job, _Preview(), on_progress, on_errors).execute()
+        return _Run(job, _Preview(), on_progress, on_errors, should_stop).execute()
     with _exclusive(job.pk) as mine:
         if not mine:
             logger.info("import %s is running elsewhere; not starting it twice", job.pk)
@@ -137,7 +139,7 @@ def import_job_run(
         job.refresh_from_db()
         if job.is_finished:
             return job
-        return _Run(job, product_batch_upsert, on_progress, on_errors).execute()
+        return _Run(job, product_batch_upsert, on_progress, on_errors, should_stop).execute()
 
 
 class _Preview:
@@ -158,8 +160,9 @@ class _Preview:
 
 
 class _Run:
-    def __init__(self, job: ImportJob, upsert, on_progress, on_errors) -> None:
+    def __init__(self, job: ImportJob, upsert, on_progress, on_errors, should_stop=None) -> None:
         self.job = job
+        self.should_stop = should_stop or (lambda: False)
         self.upsert = upsert
         self.on_progress = on_progress or (lambda job: None)
         self.on_errors = on_errors or (lambda errors: None)
@@ -286,7 +289,7 @@ class _Run:
         return stamp
 
     def cancel_requested(self) -> bool:
-        return self.persist and background_job_cancel_requested(self.job)
+        return self.should_stop() or (self.persist and background_job_cancel_requested(self.job))
 
     def _fail(self, reason: str) -> ImportJob:
         job = self.job

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -63,22 +64,32 @@ class Command(BaseCommand):
 
         progress = _Progress(self.stdout, interactive=self.stdout.isatty())
         started = time.monotonic()
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        interrupted = threading.Event()
+
+        def interrupt(signum, frame) -> None:
+            # Ctrl-C or SIGTERM: stop after the chunk being written, as a cancel does (raising here
+            # could break off a database call halfway). A second one stops at once.
+            interrupted.set()
+            signal.signal(signum, signal.SIG_DFL)
+
+        previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            job = services.import_job_run(job=job, on_progress=progress.update, on_errors=on_errors)
-        except KeyboardInterrupt:
-            # Ctrl-C or SIGTERM: the rows committed so far stay; the job says so instead of
-            # looking as if it were still running.
-            if job.pk and not job.is_finished:
-                job.finish(ImportJob.Status.REVOKED, f"Import interrupted after {job.processed_rows:,} rows")
+            job = services.import_job_run(
+                job=job, on_progress=progress.update, on_errors=on_errors, should_stop=interrupted.is_set
+            )
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            progress.close()
+        if interrupted.is_set() and job.status == ImportJob.Status.REVOKED:
+            job.phase = f"Import interrupted after {job.processed_rows:,} rows"
+            if job.pk:
+                job.save(update_fields=["phase", "updated_at"])
             raise CommandError(
                 f"Interrupted after {job.processed_rows:,} rows; those are imported. "
                 "Run the same file again to finish (rows already imported are updated, not duplicated).",
                 returncode=130,
-            ) from None
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            progress.close()
+            )
         return job, time.monotonic() - started
 
     def _summarise(self, job: ImportJob, shown: list, seconds: float, errors_out: str | None) -> None:
@@ -105,10 +116,6 @@ class Command(BaseCommand):
                 out.write(f"  {where}: {error.reason}")
         if errors_out and job.error_count:
             out.write(f"Every rejected row is in {errors_out}.")
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
 
 
 class _Progress:
