@@ -31,7 +31,7 @@ class WebhookForm(forms.ModelForm):
         strip=False,
         max_length=255,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Signs every request. Leave empty to keep the current secret.",
+        help_text="Optional. Signs every request (see the README for how receivers check it).",
     )
     clear_secret = forms.BooleanField(required=False, label="Remove the secret")
 
@@ -123,7 +123,9 @@ class WebhookAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
-        if obj is not None and not self.has_change_permission(request, obj):
+        if obj is None:  # a new webhook has no status yet
+            fieldsets = [(name, options) for name, options in fieldsets if name != "Status"]
+        elif not self.has_change_permission(request, obj):
             # Read-only fields show what is stored: show whether a secret is set, never the secret,
             # and the headers masked, as the form and the API do.
             signing = ("Signing and headers", {"fields": ("has_secret", "masked_headers")})

@@ -189,3 +189,9 @@ def test_viewers_see_the_log_but_cannot_redeliver(client, make_user, make_webhoo
     response = client.get(LOG)
     assert response.status_code == 200 and b"product.created" in response.content
     assert b'value="redeliver"' not in response.content
+
+
+def test_the_add_form_has_no_empty_status_section(staff_client):
+    page = staff_client.get(reverse("admin:webhooks_webhook_add")).content.decode()
+    assert "Signing and headers" in page
+    assert ">Status</h2>" not in page and "Leave empty to keep" not in page
