@@ -9,7 +9,7 @@ WORKERS ?= 2
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/fulfil
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run install install-dev migrate worker beat web test test-quickstart test-browser test-smoke lint format bench-api clean
+.PHONY: run install install-dev migrate worker beat web test test-quickstart test-browser test-smoke lint format bench-api bench-import bench-webhooks bench-delete clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,8 +83,18 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Benchmarks use their own databases on the local PostgreSQL (and Redis); see each script's --help.
 bench-api: install-dev
 	$(BIN)/python benchmarks/api_bench.py
+
+bench-import: install-dev
+	$(BIN)/python benchmarks/import_bench.py
+
+bench-webhooks: install-dev
+	$(BIN)/python benchmarks/webhook_bench.py
+
+bench-delete: install-dev
+	$(BIN)/python benchmarks/delete_bench.py
 
 clean:
 	rm -rf $(VENV) var staticfiles
