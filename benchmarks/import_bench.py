@@ -152,18 +152,15 @@ def run_import(path: Path, database_url: str, chunk_size: int = 0) -> tuple[floa
     from django.db import transaction
 
     from imports.models import ImportJob
-    from imports.services import _queue
+    from imports.services import import_job_create_from_path, import_job_enqueue
 
     worker = Worker(database_url)
     try:
         worker.wait_ready()  # the clock starts once the worker listens
         with transaction.atomic():
-            job = ImportJob.objects.create(
-                original_name=path.name, source=ImportJob.Source.COMMAND, source_path=str(path),
-                task_id=str(uuid.uuid4()), chunk_size=chunk_size,
-            )  # fmt: skip
+            job = import_job_create_from_path(path=path, chunk_size=chunk_size)
             queued = time.perf_counter()
-            _queue(job)
+            import_job_enqueue(job=job)
         deadline = queued + 3600
         while time.perf_counter() < deadline:
             job.refresh_from_db()

@@ -14,6 +14,8 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from fulfil.booleans import parse_bool
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -22,20 +24,14 @@ _env_file = Path(os.environ.get("FULFIL_ENV_FILE", BASE_DIR / ".env"))
 if _env_file.is_file():
     environ.Env.read_env(_env_file)
 
-_TRUE = {"1", "true", "yes", "y", "on", "t"}
-_FALSE = {"0", "false", "no", "n", "off", "f", ""}
-
-
 def _bool(name: str, default: bool) -> bool:
     raw = env.str(name, default=None)
     if raw is None:
         return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
+    value = parse_bool(raw, empty=False)
+    if value is None:
+        raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
+    return value
 
 
 def _int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from fulfil.booleans import WORDS_HELP, parse_bool
+
 REQUIRED = ("sku", "name")
 OPTIONAL = ("description", "active")
 KNOWN = REQUIRED + OPTIONAL
@@ -24,8 +26,6 @@ MAX_LENGTH = {"sku": 100, "name": 255}
 # csv's own limit on one field, in characters; a longer field is a row error.
 MAX_FIELD_CHARS = 131_072
 DELIMITERS = (",", ";", "\t")
-TRUE = frozenset({"true", "1", "yes", "y", "t", "on", ""})
-FALSE = frozenset({"false", "0", "no", "n", "f", "off"})
 
 _BOM = codecs.BOM_UTF8
 _BLOCK = 4 << 20
@@ -275,13 +275,8 @@ def _csv_error_reason(exc: csv.Error, start: int, end: int) -> str:
 
 
 def parse_active(value: str) -> bool | None:
-    """true/false, 1/0, yes/no, y/n, t/f, on/off in any case; empty is true; None if none of these."""
-    lowered = value.lower()
-    if lowered in TRUE:
-        return True
-    if lowered in FALSE:
-        return False
-    return None
+    """An `active` cell: one of the true/false words in any case; empty is true; None if none of these."""
+    return parse_bool(value, empty=True)
 
 
 def _validator(layout: Layout):
@@ -332,7 +327,7 @@ def _validator(layout: Layout):
             raw = fields[i_active].strip()
             active = parse_active(raw)
             if active is None:
-                reason = f"Active must be true/false, yes/no, 1/0, y/n, t/f or on/off; got {raw[:40]!r}."
+                reason = f"Active must be {WORDS_HELP}; got {raw[:40]!r}."
                 return RowError(line, reason, sku, "active")
         return Row(line, sku, name, description, active)
 

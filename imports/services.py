@@ -79,11 +79,31 @@ def import_job_create(*, upload: UploadedFile, user=None, chunk_size: int | None
     )
     job.file.save(job.original_name, upload, save=False)  # streamed to storage in chunks
     job.save()
-    _queue(job)
+    import_job_enqueue(job=job)
     return job
 
 
-def _queue(job: ImportJob) -> None:
+def import_job_create_from_path(*, path: Path, chunk_size: int | None = None, dry_run: bool = False) -> ImportJob:
+    """Record an import of a file already on the server (`import_csv`, benchmarks); not queued.
+
+    A dry run is not saved: it writes nothing, its own record included.
+    """
+    job = ImportJob(
+        source=ImportJob.Source.COMMAND,
+        source_path=str(path),
+        original_name=path.name[: ImportJob._meta.get_field("original_name").max_length],
+        size_bytes=path.stat().st_size,
+        task_id=str(uuid.uuid4()),
+        chunk_size=chunk_size or 0,
+        dry_run=dry_run,
+    )
+    if not dry_run:
+        job.save()
+    return job
+
+
+def import_job_enqueue(*, job: ImportJob) -> None:
+    """Queue the job's import task once the transaction commits."""
     from imports.tasks import process_csv_upload
 
     background_job_enqueue(job=job, task=process_csv_upload, failed="Import failed")
@@ -109,7 +129,7 @@ def import_job_retry(*, job: ImportJob) -> ImportJob:
         job.cancel_requested = False
         job.started_at = job.finished_at = None
         job.save()
-        _queue(job)
+        import_job_enqueue(job=job)
     return job
 
 

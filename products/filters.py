@@ -6,6 +6,7 @@ import django_filters
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
+from fulfil.filters import BooleanWordFilter
 from products.keys import sku_key
 from products.models import Product
 
@@ -15,11 +16,7 @@ class ProductFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains", help_text="Name contains (any case).")
     description = django_filters.CharFilter(lookup_expr="icontains", help_text="Description contains (any case).")
     sku_exact = django_filters.CharFilter(method="filter_sku_exact", help_text="SKU equals (any case).")
-    active = django_filters.TypedChoiceFilter(
-        choices=[("true", "true"), ("false", "false"), ("1", "1"), ("0", "0")],
-        coerce=lambda value: value in ("true", "1"),
-        help_text="true or false.",
-    )
+    active = BooleanWordFilter(help_text="true or false.")
     created_after = django_filters.IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="ISO 8601 date-time."
     )

@@ -35,16 +35,7 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: no such file.")
         if chunk_size is not None and not 1 <= chunk_size <= 50_000:
             raise CommandError("--chunk-size must be between 1 and 50000.")
-        job = ImportJob(
-            source=ImportJob.Source.COMMAND,
-            source_path=str(source),
-            original_name=source.name[:255],
-            size_bytes=source.stat().st_size,
-            chunk_size=chunk_size or 0,
-            dry_run=dry_run,
-        )
-        if not dry_run:
-            job.save()
+        job = services.import_job_create_from_path(path=source, chunk_size=chunk_size, dry_run=dry_run)
         shown: list = []
         with contextlib.ExitStack() as stack:
             writer = None
