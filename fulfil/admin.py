@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig as DjangoAdminConfig
 from django.urls import NoReverseMatch, reverse
 
-from imports.permissions import IMPORT_PERMISSIONS
+from fulfil import permissions
 
 # (URL name, title, what it is for, permissions needed): the index's "Start here" panel.
 START_LINKS = (
@@ -16,7 +16,7 @@ START_LINKS = (
         "Browse, search and edit the catalogue.",
         ("products.view_product",),
     ),
-    ("admin:imports_importjob_upload", "Import products", "Upload a CSV and watch it land.", IMPORT_PERMISSIONS),
+    ("admin:imports_importjob_upload", "Import products", "Upload a CSV and watch it land.", permissions.IMPORT),
     (
         "admin:imports_importjob_changelist",
         "Import history",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from celery.result import AsyncResult
 from django_celery_results.models import TaskResult
 
 from fulfil.celery import app, ping
-from fulfil.jobs import BackgroundJob, background_job_cancel, background_job_for_task
+from fulfil.jobs import BackgroundJob, background_job_cancel, background_job_for_task, background_job_status
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +46,8 @@ def celery_workers() -> list[dict]:
     ]
 
 
-def _task_summary(task: dict) -> dict:
-    return {"id": task.get("id"), "name": task.get("name"), "args": task.get("args"),
-            "started": task.get("time_start")}  # fmt: skip
+def _task_summary(task: Mapping[str, Any]) -> dict[str, Any]:
+    return {"id": task.get("id"), "name": task.get("name"), "args": task.get("args"), "started": task.get("time_start")}
 
 
 def celery_test_task() -> str:
@@ -56,18 +57,25 @@ def celery_test_task() -> str:
 
 def celery_task_state(task_id: str) -> dict:
     """A task's state, progress meta, result or error, and dates, from the result backend."""
-    result = AsyncResult(task_id, app=app)
+    result: AsyncResult[Any] = AsyncResult(task_id, app=app)
     stored = TaskResult.objects.filter(task_id=task_id).first()
     state = result.state
-    body: dict = {"task_id": task_id, "state": state, "name": stored.task_name if stored else None,
-                  "progress": None, "result": None, "error": None}  # fmt: skip
+    body: dict = {
+        "task_id": task_id,
+        "state": state,
+        "name": stored.task_name if stored else None,
+        "progress": None,
+        "result": None,
+        "error": None,
+    }
     if state == "PROGRESS":
         body["progress"] = result.info
     elif state == "SUCCESS":
         body["result"] = result.result
     elif state in ("FAILURE", "REVOKED"):
         body["error"] = str(result.result) if result.result else state.lower()
-    body["date_created"] = stored.date_created.isoformat() if stored else None
+    created = stored.date_created if stored else None  # type: ignore[attr-defined]  # untyped package
+    body["date_created"] = created.isoformat() if created else None
     body["date_done"] = stored.date_done.isoformat() if stored and stored.date_done else None
     job = background_job_for_task(task_id)
     body["job"] = _job_summary(job) if job else None
@@ -85,5 +93,6 @@ def celery_task_revoke(task_id: str) -> dict:
 
 
 def _job_summary(job: BackgroundJob) -> dict:
-    return {"type": job._meta.model_name, "id": job.pk, "status": job.status, "phase": job.phase,
-            "cancel_requested": job.cancel_requested}  # fmt: skip
+    """The job's type and id, and its status payload."""
+    status = background_job_status(job, for_task=True)
+    return {"type": job._meta.model_name, "id": job.pk, "cancel_requested": job.cancel_requested, **status}

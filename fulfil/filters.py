@@ -10,7 +10,7 @@ from fulfil.booleans import WORDS_HELP, parse_bool
 
 class _BooleanWordField(forms.Field):
     def to_python(self, value: str | None) -> bool | None:
-        if value in (None, ""):
+        if value is None or value == "":
             return None
         parsed = parse_bool(value)
         if parsed is None:

@@ -28,7 +28,7 @@ def _broker() -> str:
 
     try:
         with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
-            conn.ensure_connection(max_retries=1, timeout=settings.FULFIL_HEALTH_BROKER_TIMEOUT)
+            conn.ensure_connection(max_retries=1, timeout=settings.FULFIL_HEALTH_BROKER_TIMEOUT)  # type: ignore[arg-type]  # seconds, a float
     except Exception as exc:  # kombu raises transport-specific errors
         logger.warning("health: broker unreachable: %s", exc)
         return "unreachable"

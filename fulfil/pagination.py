@@ -1,22 +1,12 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.db import connections
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
+from fulfil.database import table_row_estimate
+
 EXACT_COUNT_BELOW = 100_000
-
-
-def table_row_estimate(model, using: str = "default") -> int | None:
-    """The planner's row estimate for a model's table on PostgreSQL (kept fresh by autovacuum);
-    None elsewhere or before the table was first analysed."""
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table])
-        row = cursor.fetchone()
-    return int(row[0]) if row and row[0] >= 0 else None
 
 
 class EstimatedCountPaginator(Paginator):
@@ -28,9 +18,9 @@ class EstimatedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        query = getattr(self.object_list, "query", None)
-        if query is not None and not query.where:
-            estimate = table_row_estimate(self.object_list.model, self.object_list.db)
+        objects = self.object_list
+        if isinstance(objects, QuerySet) and not objects.query.where:
+            estimate = table_row_estimate(objects.model, objects.db)
             if estimate is not None and estimate >= EXACT_COUNT_BELOW:
                 return estimate
         return super().count

@@ -9,9 +9,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from fulfil import permissions
 from fulfil.errors import ServiceError
+from fulfil.jobs import background_job_status
 from imports import services
-from imports.api import CanImport
 from imports.models import ImportJob
 
 
@@ -26,16 +27,45 @@ class UploadForm(forms.Form):
 
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "original_name", "uploaded_by", "created_at", "status_badge", "total_rows",
-                    "created_count", "updated_count", "error_count", "duration")  # fmt: skip
+    list_display = (
+        "id",
+        "original_name",
+        "uploaded_by",
+        "created_at",
+        "status_badge",
+        "total_rows",
+        "created_count",
+        "updated_count",
+        "error_count",
+        "duration",
+    )
     list_display_links = ("id", "original_name")
     list_filter = ("status", "source", "created_at")
     search_fields = ("original_name", "task_id")
     list_select_related = ("uploaded_by",)
     ordering = ("-created_at", "-id")
-    fields = ("original_name", "source", "status", "phase", "uploaded_by", "size_bytes", "encoding", "delimiter",
-              "columns", "warnings", "total_rows", "processed_rows", "created_count", "updated_count", "error_count",
-              "error_message", "task_id", "created_at", "started_at", "finished_at")  # fmt: skip
+    fields = (
+        "original_name",
+        "source",
+        "status",
+        "phase",
+        "uploaded_by",
+        "size_bytes",
+        "encoding",
+        "delimiter",
+        "columns",
+        "warnings",
+        "total_rows",
+        "processed_rows",
+        "created_count",
+        "updated_count",
+        "error_count",
+        "error_message",
+        "task_id",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
     readonly_fields = fields
     change_form_template = "admin/imports/importjob/change_form.html"
     change_list_template = "admin/imports/importjob/change_list.html"
@@ -51,8 +81,8 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, job: ImportJob):
-        return format_html('<span class="import-status import-status-{}">{}</span>', job.status.lower(),
-                           job.get_status_display())  # fmt: skip
+        css, label = job.status.lower(), job.get_status_display()
+        return format_html('<span class="import-status import-status-{}">{}</span>', css, label)
 
     @admin.display(description="duration")
     def duration(self, job: ImportJob) -> str:
@@ -71,7 +101,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         ]
 
     def _may_import(self, request: HttpRequest) -> bool:
-        return CanImport().has_permission(request, None)
+        return request.user.has_perms(permissions.IMPORT)
 
     def upload_view(self, request: HttpRequest):
         if not self._may_import(request):
@@ -105,7 +135,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             "title": f"Import #{job.pk}: {job.original_name}",
             "job": job,
             "opts": self.model._meta,
-            "status": services.import_job_status(job),
+            "status": background_job_status(job),
             "status_url": reverse("admin:imports_importjob_status", args=[job.pk]),
             "errors_url": reverse("v1:import-errors", args=[job.pk]),
             "may_import": self._may_import(request),
@@ -115,7 +145,7 @@ class ImportJobAdmin(admin.ModelAdmin):
     def status_view(self, request: HttpRequest, pk: int):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        return JsonResponse(services.import_job_status(get_object_or_404(ImportJob, pk=pk)))
+        return JsonResponse(background_job_status(get_object_or_404(ImportJob, pk=pk)))
 
     def cancel_view(self, request: HttpRequest, pk: int):
         return self._act(request, pk, services.import_job_cancel, "Cancelling: the import stops after this chunk.")

@@ -7,7 +7,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from fulfil.fields import fit
 from fulfil.jobs import BackgroundJob
+from imports.parsing import RowError
 
 
 def upload_path(job: ImportJob, filename: str) -> str:
@@ -50,7 +52,8 @@ class ImportJob(BackgroundJob):
     checkpoint = models.PositiveIntegerField(
         default=0, help_text="Data records committed so far; a resumed import skips them."
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
+
+    STATUS_SERIALIZER = "imports.serializers.ImportJobStatusSerializer"
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -88,3 +91,14 @@ class ImportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
+
+    @classmethod
+    def of(cls, job: ImportJob, error: RowError) -> ImportRowError:
+        """The record of a parser's row error, its texts cut to the columns' lengths."""
+        return cls(
+            job=job,
+            line=error.line,
+            sku=fit(cls, "sku", error.sku),
+            column=fit(cls, "column", error.column),
+            reason=fit(cls, "reason", error.reason),
+        )

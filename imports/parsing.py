@@ -1,4 +1,5 @@
-"""Reading product CSVs: bytes in, validated rows and row errors out. Pure: no database.
+"""Reading product CSVs: bytes in, validated rows and row errors out. Pure: no database (the only
+thing it asks Django is the product fields' length limits).
 
 A file is first *inspected* (encoding, delimiter, header), which either gives a `Layout`
 or raises `FileError` with one clear message when the file cannot be imported at all.
@@ -22,7 +23,6 @@ from fulfil.booleans import WORDS_HELP, parse_bool
 REQUIRED = ("sku", "name")
 OPTIONAL = ("description", "active")
 KNOWN = REQUIRED + OPTIONAL
-MAX_LENGTH = {"sku": 100, "name": 255}
 # csv's own limit on one field, in characters; a longer field is a row error.
 MAX_FIELD_CHARS = 131_072
 DELIMITERS = (",", ";", "\t")
@@ -279,6 +279,14 @@ def parse_active(value: str) -> bool | None:
     return parse_bool(value, empty=True)
 
 
+def _max_length(field: str) -> int:
+    """A product field's length limit, as the model declares it."""
+    from fulfil.fields import max_length
+    from products.models import Product
+
+    return max_length(Product, field) or 0
+
+
 def _validator(layout: Layout):
     """A fast row validator specialised to the file's columns."""
     width = layout.width
@@ -286,7 +294,7 @@ def _validator(layout: Layout):
     i_name = layout.columns["name"]
     i_desc = layout.columns.get("description")
     i_active = layout.columns.get("active")
-    max_sku, max_name = MAX_LENGTH["sku"], MAX_LENGTH["name"]
+    max_sku, max_name = _max_length("sku"), _max_length("name")
     undecodable = _UNDECODABLE.search
 
     def _problem(value: str) -> str | None:

@@ -1,35 +1,100 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.request import Request
 
-from imports.models import ImportJob
+from fulfil.serializers import BackgroundJobStatusSerializer
+from imports.models import ImportJob, ImportRowError
+
+# Rejected rows shown in a status payload; the error report (errors.csv) has them all.
+STATUS_ROW_ERRORS = 20
 
 
-def status_url(job: ImportJob, request=None) -> str:
+def status_url(job: ImportJob, request: Request | None = None) -> str:
     url = reverse("v1:upload-status", args=[job.task_id])
     return request.build_absolute_uri(url) if request is not None else url
 
 
-class ImportJobSerializer(serializers.ModelSerializer):
-    filename = serializers.CharField(source="original_name")
-    uploaded_by = serializers.CharField(source="uploaded_by.username", default=None)
-    created = serializers.IntegerField(source="created_count")
-    updated = serializers.IntegerField(source="updated_count")
-    errors = serializers.IntegerField(source="error_count")
-    percent = serializers.FloatField()
-    rows_per_second = serializers.FloatField(allow_null=True)
+class ImportRowErrorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportRowError
+        fields = ("line", "sku", "column", "reason")
+        read_only_fields = fields
+
+
+class ImportJobStatusSerializer(BackgroundJobStatusSerializer):
+    """An import's status payload: the status endpoint, the admin's progress page, the task's state."""
+
+    filename = serializers.CharField(source="original_name", read_only=True)
+    current = serializers.IntegerField(source="processed_rows", read_only=True)
+    total = serializers.IntegerField(source="total_rows", read_only=True, allow_null=True)
+    created = serializers.IntegerField(source="created_count", read_only=True)
+    updated = serializers.IntegerField(source="updated_count", read_only=True)
+    # The API's name since its first version. DRF's metaclass takes declared fields off the class,
+    # so Serializer.errors itself is untouched.
+    errors = serializers.IntegerField(source="error_count", read_only=True)  # type: ignore[assignment]
+    rows_per_second = serializers.FloatField(read_only=True, allow_null=True)
+    warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
+    row_errors = serializers.SerializerMethodField(help_text=f"The first {STATUS_ROW_ERRORS} rejected rows.")
+    error_report_url = serializers.SerializerMethodField(help_text="Every rejected row as CSV; null without errors.")
+
+    class Meta(BackgroundJobStatusSerializer.Meta):
+        model = ImportJob
+        fields = (
+            *BackgroundJobStatusSerializer.Meta.fields,
+            "filename",
+            "current",
+            "total",
+            "created",
+            "updated",
+            "errors",
+            "rows_per_second",
+            "warnings",
+            "row_errors",
+            "error_report_url",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(ImportRowErrorSerializer(many=True))
+    def get_row_errors(self, job: ImportJob) -> Any:
+        if not job.pk or not job.error_count or self.context.get("for_task"):
+            return []
+        return ImportRowErrorSerializer(job.row_errors.all()[:STATUS_ROW_ERRORS], many=True).data
+
+    def get_error_report_url(self, job: ImportJob) -> str | None:
+        if not job.pk or not job.error_count:
+            return None
+        return reverse("v1:import-errors", args=[job.pk])
+
+
+class ImportJobSerializer(ImportJobStatusSerializer):
+    """The import resource (history): the status payload, less the rejected rows, plus the record."""
+
+    uploaded_by = serializers.CharField(source="uploaded_by.username", default=None, read_only=True)
     status_url = serializers.SerializerMethodField()
     errors_url = serializers.SerializerMethodField()
 
-    class Meta:
-        model = ImportJob
+    class Meta(ImportJobStatusSerializer.Meta):
         fields = (
-            "id", "task_id", "status", "phase", "filename", "source", "size_bytes", "uploaded_by",
-            "total_rows", "processed_rows", "created", "updated", "errors", "percent", "rows_per_second",
-            "encoding", "delimiter", "columns", "warnings", "error_message", "cancel_requested",
-            "created_at", "started_at", "finished_at", "status_url", "errors_url",
-        )  # fmt: skip
+            "id",
+            *(name for name in ImportJobStatusSerializer.Meta.fields if name != "row_errors"),
+            "source",
+            "size_bytes",
+            "uploaded_by",
+            "total_rows",
+            "processed_rows",
+            "encoding",
+            "delimiter",
+            "columns",
+            "cancel_requested",
+            "created_at",
+            "status_url",
+            "errors_url",
+        )
         read_only_fields = fields
 
     def get_status_url(self, job: ImportJob) -> str | None:

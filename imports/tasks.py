@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from celery import shared_task
+from typing import Any
 
-from imports import services
-from imports.models import ImportJob
+from celery import Task, shared_task
+
+from fulfil.jobs import JobFailed, background_job_task
+from imports.run import ImportRun
 
 
 @shared_task(
@@ -11,19 +13,8 @@ from imports.models import ImportJob
     name="imports.tasks.process_csv_upload",
     acks_late=True,
     reject_on_worker_lost=True,  # a killed worker's import is delivered again and resumes
-    throws=(services.ImportFailed,),
+    throws=(JobFailed,),
 )
-def process_csv_upload(self, job_id: int) -> dict:
+def process_csv_upload(self: Task, job_id: int) -> dict[str, Any]:
     """Run (or resume) one import job; progress goes to the job row and to this task's state."""
-    job = ImportJob.objects.filter(pk=job_id).first()
-    if job is None:
-        return {"job_id": job_id, "status": "missing"}
-
-    def progress(job: ImportJob) -> None:
-        self.update_state(state="PROGRESS", meta=services.import_job_status(job, error_limit=0))
-
-    job = services.import_job_run(job=job, on_progress=progress)
-    summary = services.import_job_status(job, error_limit=0)
-    if job.status == ImportJob.Status.FAILURE:
-        raise services.ImportFailed(job.error_message)
-    return summary
+    return background_job_task(self, ImportRun, job_id)

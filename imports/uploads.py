@@ -15,7 +15,7 @@ class SizeLimitUploadHandler(FileUploadHandler):
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         self.received += len(raw_data)
         if self.received > settings.IMPORT_MAX_UPLOAD_BYTES:
-            self.request.upload_too_large = True
+            self.request.upload_too_large = True  # type: ignore[union-attr]  # read by the views
             raise StopUpload(connection_reset=True)
         return raw_data
 

@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.translation import ngettext
 
 from fulfil.errors import Conflict
+from fulfil.jobs import background_job_status
 from fulfil.pagination import EstimatedCountPaginator
 from products import services
 from products.models import Product, ProductDeletion
@@ -106,7 +107,7 @@ class ProductAdmin(admin.ModelAdmin):
             "title": "Deleting all products",
             "opts": self.model._meta,
             "job": job,
-            "status": services.product_deletion_status(job),
+            "status": background_job_status(job),
             "status_url": reverse("admin:products_product_delete_all_status", args=[job.pk]),
         }
         return TemplateResponse(request, "admin/products/product/delete_all_progress.html", context)
@@ -114,7 +115,7 @@ class ProductAdmin(admin.ModelAdmin):
     def delete_all_status_view(self, request, pk: int):
         if not self.has_delete_permission(request):
             raise PermissionDenied
-        return JsonResponse(services.product_deletion_status(get_object_or_404(ProductDeletion, pk=pk)))
+        return JsonResponse(background_job_status(get_object_or_404(ProductDeletion, pk=pk)))
 
     def save_model(self, request, obj, form, change):
         values = {field: form.cleaned_data[field] for field in form.changed_data if field in services.EDITABLE_FIELDS}

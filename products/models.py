@@ -69,6 +69,8 @@ class ProductDeletion(BackgroundJob):
     total = models.PositiveIntegerField(null=True, blank=True, help_text="Products when it started.")
     deleted = models.PositiveIntegerField(default=0)
 
+    STATUS_SERIALIZER = "products.serializers.ProductDeletionStatusSerializer"
+
     class Meta:
         ordering = ("-created_at", "-id")
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from products.models import Product
+from fulfil.serializers import BackgroundJobStatusSerializer
+from products.models import Product, ProductDeletion
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -13,3 +14,15 @@ class ProductSerializer(serializers.ModelSerializer):
         fields = ("id", "sku", "name", "description", "active", "created_at", "updated_at")
         read_only_fields = ("id", "created_at", "updated_at")
         extra_kwargs = {"description": {"allow_null": True}}
+
+
+class ProductDeletionStatusSerializer(BackgroundJobStatusSerializer):
+    """A delete-all's status payload: the status endpoint, the admin's progress page, the task's state."""
+
+    deleted = serializers.IntegerField(read_only=True)
+    total = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta(BackgroundJobStatusSerializer.Meta):
+        model = ProductDeletion
+        fields = (*BackgroundJobStatusSerializer.Meta.fields, "deleted", "total")
+        read_only_fields = fields

@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fulfil.errors import Conflict
-from fulfil.jobs import background_job_cancel_requested, background_job_enqueue
+from fulfil.jobs import JobRunner, background_job_enqueue, job_owner
 from products.keys import sku_key
 from products.models import Product, ProductDeletion
 from products.selectors import product_get_by_sku
@@ -156,7 +157,6 @@ def product_batch_build(*, rows: Sequence[ProductValues], columns: Collection[st
     """
     merged: dict[str, Product] = {}
     repeats = 0
-    has_description, has_active = "description" in columns, "active" in columns
     for row in rows:
         key = sku_key(row.sku)
         product = merged.get(key)
@@ -164,17 +164,17 @@ def product_batch_build(*, rows: Sequence[ProductValues], columns: Collection[st
             merged[key] = Product(
                 sku=row.sku,
                 name=row.name,
-                description=row.description if has_description else "",
-                active=row.active if has_active else True,
+                description="" if row.description is None else row.description,
+                active=True if row.active is None else row.active,
                 created_at=stamp,
                 updated_at=stamp,
             )
             continue
         repeats += 1
         product.name = row.name
-        if has_description:
+        if row.description is not None:
             product.description = row.description
-        if has_active:
+        if row.active is not None:
             product.active = row.active
     update_fields = [name for name in UPSERTABLE if name in columns] + ["updated_at"]
     # In key order, so concurrent upserts (two imports sharing SKUs) lock rows in the same order
@@ -207,84 +207,61 @@ def product_batch_upsert(*, batch: ProductBatch) -> UpsertResult:
 # --- Delete all ---------------------------------------------------------------------------------
 
 
-def product_delete_all_start(*, user=None) -> ProductDeletion:
+def product_delete_all_start(*, user: AbstractBaseUser | AnonymousUser | None = None) -> ProductDeletion:
     """Record a "delete all products" run and queue it once the transaction commits."""
     from products.tasks import product_delete_all_task
 
-    job = ProductDeletion.objects.create(
-        task_id=str(uuid.uuid4()), requested_by=user if user is not None and user.is_authenticated else None
-    )
+    job = ProductDeletion.objects.create(task_id=str(uuid.uuid4()), requested_by=job_owner(user))
     background_job_enqueue(job=job, task=product_delete_all_task, failed="Delete failed")
     return job
 
 
-def product_delete_all_run(
-    *, job: ProductDeletion, on_progress: Callable[[ProductDeletion], None] | None = None
-) -> ProductDeletion:
+class ProductDeleteAll(JobRunner[ProductDeletion]):
     """Delete every product in batches, each its own short transaction, so no lock is held long.
 
     Batches take rows with FOR UPDATE SKIP LOCKED, so two runs at once share the work instead of
     waiting on each other. Safe to run again after a crash: it deletes what is left. One
     `products.bulk_deleted` event at the end, never one per product.
     """
-    on_progress = on_progress or (lambda job: None)
-    job.refresh_from_db()
-    if job.is_finished:
-        return job
-    if job.cancel_requested:
-        job.finish(job.Status.REVOKED, "Cancelled before it started")
-        return job
-    job.status, job.phase = job.Status.PROGRESS, "Deleting products"
-    job.started_at = job.started_at or timezone.now()
-    if job.total is None:
-        job.total = Product.objects.count()
-    job.save(update_fields=["status", "phase", "started_at", "total", "updated_at"])
-    on_progress(job)
-    size = settings.PRODUCT_DELETE_BATCH_SIZE
-    try:
+
+    noun = "delete-all"
+    model = ProductDeletion
+    start_status = ProductDeletion.Status.PROGRESS
+    start_phase = "Deleting products"
+    failed_phase = "Delete failed"
+    internal_error = "an internal error stopped it; the products deleted so far stay deleted"
+    lock_namespace = 7302
+
+    def work(self) -> str:
+        job = self.job
+        if job.total is None:
+            job.total = Product.objects.count()
+            self.save("total")
+        size = settings.PRODUCT_DELETE_BATCH_SIZE
         while True:
             with transaction.atomic():
                 batch = Product.objects.order_by().select_for_update(skip_locked=True).values("pk")[:size]
                 deleted, _ = Product.objects.filter(pk__in=batch).delete()
                 job.deleted += deleted
-                job.save(update_fields=["deleted", "updated_at"])
-            on_progress(job)
+                self.save("deleted")
             if not deleted:
-                break
-            if background_job_cancel_requested(job):
-                job.finish(job.Status.REVOKED, f"Cancelled after deleting {job.deleted:,} products")
-                on_progress(job)
-                return job
-    except Exception as exc:
-        job.error_message = str(exc)[:2000]
-        job.save(update_fields=["error_message", "updated_at"])
-        job.finish(job.Status.FAILURE, f"Delete failed: {exc}"[:500])
-        logger.exception("delete-all %s failed", job.pk, extra={"job_id": job.pk})
-        on_progress(job)
-        raise
-    job.finish(job.Status.SUCCESS, f"Deleted {job.deleted:,} products")
-    logger.info("delete-all %s deleted %s products", job.pk, job.deleted, extra={"job_id": job.pk})
-    webhook_events.event_emit(
-        event=webhook_events.PRODUCTS_BULK_DELETED, data={"task_id": job.task_id, "count": job.deleted}
-    )
-    on_progress(job)
-    return job
+                self.on_progress(job)
+                return f"Deleted {job.deleted:,} products"
+            self.checkpoint(lambda: f"Cancelled after deleting {job.deleted:,} products")
+
+    def completed(self) -> None:
+        job = self.job
+        logger.info("delete-all %s deleted %s products", job.pk, job.deleted, extra={"job_id": job.pk})
+        webhook_events.event_emit(
+            event=webhook_events.PRODUCTS_BULK_DELETED, data={"task_id": job.task_id, "count": job.deleted}
+        )
 
 
-def product_deletion_status(job: ProductDeletion) -> dict:
-    """What the status endpoint, the admin page and the task state report."""
-    return {
-        "job_id": job.pk,
-        "task_id": job.task_id,
-        "status": job.status,
-        "phase": job.phase,
-        "deleted": job.deleted,
-        "total": job.total,
-        "percent": job.percent,
-        "error_message": job.error_message,
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-    }
+def product_delete_all_run(
+    *, job: ProductDeletion, on_progress: Callable[[ProductDeletion], None] | None = None
+) -> ProductDeletion:
+    """Run (or resume) a delete-all in this process; see ProductDeleteAll."""
+    return ProductDeleteAll(job, on_progress=on_progress).run()
 
 
 def product_deletions_prune(*, now: datetime | None = None) -> int:

@@ -1,20 +1,20 @@
 from __future__ import annotations
 
-from celery import shared_task
+from typing import Any
 
-from products import services
-from products.models import ProductDeletion
+from celery import Task, shared_task
+
+from fulfil.jobs import JobFailed, background_job_task
+from products.services import ProductDeleteAll
 
 
-@shared_task(bind=True, name="products.tasks.product_delete_all_task", acks_late=True, reject_on_worker_lost=True)
-def product_delete_all_task(self, job_id: int) -> dict:
+@shared_task(
+    bind=True,
+    name="products.tasks.product_delete_all_task",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    throws=(JobFailed,),
+)
+def product_delete_all_task(self: Task, job_id: int) -> dict[str, Any]:
     """Delete every product in batches; progress goes to the job row and to this task's state."""
-    job = ProductDeletion.objects.filter(pk=job_id).first()
-    if job is None:
-        return {"job_id": job_id, "status": "missing"}
-
-    def progress(job: ProductDeletion) -> None:
-        self.update_state(state="PROGRESS", meta=services.product_deletion_status(job))
-
-    job = services.product_delete_all_run(job=job, on_progress=progress)
-    return services.product_deletion_status(job)
+    return background_job_task(self, ProductDeleteAll, job_id)

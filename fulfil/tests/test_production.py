@@ -84,7 +84,7 @@ def test_an_import_task_logs_json_lines_with_its_task_id_and_job_id(tmp_path):
     handler = logging.StreamHandler(stream)
     handler.addFilter(ContextFilter())
     handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("imports.services")
+    logger = logging.getLogger("imports.run")
     logger.addHandler(handler)
     previous = logger.level
     logger.setLevel(logging.INFO)
@@ -99,7 +99,7 @@ def test_an_import_task_logs_json_lines_with_its_task_id_and_job_id(tmp_path):
         f"import {job.pk} complete: 1 created, 0 updated, 0 rejected",
     ]
     assert all(line["task_id"] == "task-42" and line["job_id"] == job.pk for line in lines)
-    assert lines[1]["rows"] == 1 and lines[1]["level"] == "INFO" and lines[1]["logger"] == "imports.services"
+    assert lines[1]["rows"] == 1 and lines[1]["level"] == "INFO" and lines[1]["logger"] == "imports.run"
 
 
 def test_compose_runs_an_imports_worker_a_webhooks_worker_beat_and_one_shot_migrations():

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from imports import services
 from imports.models import ImportJob
+from imports.run import import_job_run
 
 
 @pytest.fixture
@@ -30,6 +30,6 @@ def run_import(db, csv_file):
             source=ImportJob.Source.COMMAND, source_path=str(path), original_name=path.name,
             chunk_size=chunk_size, **job_fields,
         )  # fmt: skip
-        return services.import_job_run(job=job)
+        return import_job_run(job=job)
 
     return run

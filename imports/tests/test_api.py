@@ -50,7 +50,7 @@ def test_the_file_is_stored_not_passed_in_the_task_message(api, django_capture_o
     monkeypatch.setattr("imports.tasks.process_csv_upload.apply_async", lambda **kw: sent.append(kw))
     with django_capture_on_commit_callbacks(execute=True):
         body = upload(api, b"sku,name\nA,a\n").json()
-    assert sent == [{"args": [body["job_id"]], "task_id": body["task_id"]}]
+    assert sent == [{"args": (body["job_id"],), "task_id": body["task_id"]}]
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def test_a_failed_import_reports_its_reason(uploaded, api):
     job = ImportJob.objects.create(source="upload", original_name="x.csv", task_id="gone")
     job.file.save("x.csv", io.BytesIO(b"sku,name\n"), save=True)
     job.file.storage.delete(job.file.name)
-    from imports.services import import_job_run
+    from imports.run import import_job_run
 
     import_job_run(job=job)
     body = api.get(f"{UPLOAD}/gone/status").json()

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from imports import services
 from imports.models import ImportJob, ImportRowError
+from imports.run import ImportRun, import_job_run
 from products import services as product_services
 from products.models import Product
 
@@ -180,21 +181,21 @@ def test_a_resumed_import_ends_exactly_as_an_uninterrupted_one(run_import, csv_f
 
     path = csv_file(data, "resumed.csv")
     job = ImportJob.objects.create(source="command", source_path=str(path), original_name="resumed.csv", chunk_size=37)
-    real_after = services._Run.after
+    real_after = ImportRun.after
 
     def killed_after_four_commits(self, chunk):
         if self.job.processed_rows == 4 * 37:
             raise SystemExit("worker killed")  # like a SIGKILL: nothing after the 4th commit runs
         return real_after(self, chunk)
 
-    monkeypatch.setattr(services._Run, "after", killed_after_four_commits)
+    monkeypatch.setattr(ImportRun, "after", killed_after_four_commits)
     with pytest.raises(SystemExit):
-        services.import_job_run(job=job)
+        import_job_run(job=job)
     job.refresh_from_db()
     assert job.checkpoint == 4 * 37 and job.status == ImportJob.Status.PROGRESS
-    monkeypatch.setattr(services._Run, "after", real_after)
+    monkeypatch.setattr(ImportRun, "after", real_after)
 
-    resumed = services.import_job_run(job=job)
+    resumed = import_job_run(job=job)
     assert resumed.status == ImportJob.Status.SUCCESS
     assert catalogue() == expected
     counts = ("created_count", "updated_count", "error_count", "total_rows", "processed_rows")
@@ -212,7 +213,7 @@ def test_cancel_stops_after_the_current_chunk_and_keeps_what_was_committed(run_i
             chunks["n"] += 1
             services.import_job_cancel(job=current)
 
-    job = services.import_job_run(job=job, on_progress=progress)
+    job = import_job_run(job=job, on_progress=progress)
     assert job.status == ImportJob.Status.REVOKED and job.phase == "Import cancelled"
     assert Product.objects.count() == 30 == job.processed_rows
 
@@ -222,7 +223,7 @@ def test_a_queued_import_cancelled_before_it_starts_never_runs():
     services.import_job_cancel(job=job)
     job.refresh_from_db()
     assert job.status == ImportJob.Status.REVOKED
-    assert services.import_job_run(job=job).status == ImportJob.Status.REVOKED
+    assert import_job_run(job=job).status == ImportJob.Status.REVOKED
 
 
 def test_a_finished_import_cannot_be_cancelled(run_import):
@@ -252,7 +253,7 @@ def test_only_failed_or_cancelled_imports_can_be_retried(run_import):
 def test_running_a_finished_job_again_does_nothing(run_import):
     job = run_import("sku,name\nA,a\n")
     Product.objects.all().delete()
-    assert services.import_job_run(job=job).status == ImportJob.Status.SUCCESS
+    assert import_job_run(job=job).status == ImportJob.Status.SUCCESS
     assert not Product.objects.exists()
 
 
@@ -270,7 +271,7 @@ def test_two_writers_end_exactly_as_one_writer(csv_file, settings):
         settings.IMPORT_WRITERS = writers
         Product.objects.bulk_create(Product(sku=f"D-{n}", name="existing") for n in range(0, 400, 7))
         job = ImportJob.objects.create(source="command", source_path=str(path), original_name="d.csv", chunk_size=13)
-        job = services.import_job_run(job=job)
+        job = import_job_run(job=job)
         results.append((catalogue(), job.created_count, job.updated_count, job.error_count, job.checkpoint))
         Product.objects.all().delete()
     assert results[0] == results[1] == results[2]

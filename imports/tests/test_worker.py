@@ -10,8 +10,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from fulfil.testing import wait_until
-from imports import services
 from imports.models import ImportJob
+from imports.run import import_job_run
 from products.models import Product
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -43,7 +43,7 @@ def reference(content: bytes, tmp_path) -> tuple[dict, tuple]:
     path = tmp_path / "reference.csv"
     path.write_bytes(content)
     job = ImportJob.objects.create(source="command", source_path=str(path), original_name="r.csv", chunk_size=500)
-    job = services.import_job_run(job=job)
+    job = import_job_run(job=job)
     result = snapshot(), (job.total_rows, job.created_count, job.updated_count, job.error_count)
     Product.objects.all().delete()
     return result

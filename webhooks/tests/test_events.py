@@ -159,14 +159,14 @@ def test_deleting_in_the_admin_fires_product_deleted(
 
 
 def _import(tmp_path, content: bytes, django_capture_on_commit_callbacks):
-    from imports import services as import_services
     from imports.models import ImportJob
+    from imports.run import import_job_run
 
     path = tmp_path / "import.csv"
     path.write_bytes(content)
     job = ImportJob.objects.create(source="command", source_path=str(path), original_name="import.csv", task_id="t-9")
     with django_capture_on_commit_callbacks(execute=True):
-        return import_services.import_job_run(job=job)
+        return import_job_run(job=job)
 
 
 def test_an_import_fires_started_and_completed_and_never_one_event_per_row(

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from imports import services
 from imports.models import ImportJob
+from imports.run import import_job_run
 from imports.selectors import REPORT_HEADER
 
 SHOWN_ERRORS = 10
@@ -65,7 +66,7 @@ class Command(BaseCommand):
 
         previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            job = services.import_job_run(
+            job = import_job_run(
                 job=job, on_progress=progress.update, on_errors=on_errors, should_stop=interrupted.is_set
             )
         finally:
@@ -73,9 +74,6 @@ class Command(BaseCommand):
                 signal.signal(sig, handler)
             progress.close()
         if interrupted.is_set() and job.status == ImportJob.Status.REVOKED:
-            job.phase = f"Import interrupted after {job.processed_rows:,} rows"
-            if job.pk:
-                job.save(update_fields=["phase", "updated_at"])
             raise CommandError(
                 f"Interrupted after {job.processed_rows:,} rows; those are imported. "
                 "Run the same file again to finish (rows already imported are updated, not duplicated).",

@@ -1,0 +1,172 @@
+"""Running one import: read the stored file in chunks and upsert each in its own transaction.
+
+The lifecycle (start, progress, cancel, finish, fail) is fulfil.jobs.JobRunner's; this module
+says only what is particular to an import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from fulfil.database import relax_commit
+from fulfil.jobs import JobFailed, JobRunner
+from imports import parsing
+from imports.models import ImportJob, ImportRowError
+from imports.pipeline import Chunk, prepared_chunks
+from products.selectors import product_existing_keys
+from products.services import ProductBatch, UpsertResult, product_batch_upsert
+from webhooks import events
+from webhooks.events import event_emit
+
+logger = logging.getLogger(__name__)
+
+ErrorsCallback = Callable[[Sequence[parsing.RowError]], None]
+
+
+class ImportRun(JobRunner[ImportJob]):
+    """One run of an import, or its resumption from the checkpoint.
+
+    Each chunk of rows is upserted, its row errors stored and the job's counters and checkpoint
+    saved in one transaction. A dry run (`job.dry_run`) writes nothing at all, not even the job,
+    and counts what would be created and updated.
+    """
+
+    noun = "import"
+    model = ImportJob
+    start_phase = "Parsing CSV"
+    failed_phase = "Import failed"
+    internal_error = "an internal error stopped it; the rows committed so far stay"
+    failed_event = events.IMPORT_FAILED
+    lock_namespace = 7301
+
+    def __init__(
+        self,
+        job: ImportJob,
+        *,
+        on_progress: Callable[[ImportJob], None] | None = None,
+        on_errors: ErrorsCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        super().__init__(job, on_progress=on_progress, should_stop=should_stop, persist=not job.dry_run)
+        self.on_errors = on_errors or (lambda errors: None)
+        self.upsert: Callable[..., UpsertResult] = product_batch_upsert if self.persist else _Preview()
+        self.last_stamp: datetime | None = None
+
+    def work(self) -> str:
+        job = self.job
+        resuming = job.checkpoint > 0
+        try:
+            with job.file_path.open("rb") as file:
+                layout = parsing.inspect(file)
+                job.encoding, job.delimiter = layout.encoding, layout.delimiter
+                job.columns, job.warnings = list(layout.present), layout.warnings
+                job.total_rows = parsing.count_records(file, layout)
+                if not resuming and self.persist:
+                    data = {"task_id": job.task_id, "filename": job.original_name, "total_rows": job.total_rows}
+                    event_emit(event=events.IMPORT_STARTED, data=data)
+                self.set_phase("Importing", "encoding", "delimiter", "columns", "warnings", "total_rows")
+                rows = parsing.records(file, layout, skip=job.checkpoint)
+                size = job.chunk_size or settings.IMPORT_CHUNK_SIZE
+                with prepared_chunks(rows, size, layout.present, self._stamp) as chunks:
+                    for chunk in chunks:
+                        with self._chunk_transaction():
+                            self.record(chunk, self.upsert(batch=chunk.batch))
+                        self.after(chunk)
+        except FileNotFoundError:
+            raise JobFailed("the uploaded file is no longer stored") from None
+        except parsing.FileError as exc:
+            raise JobFailed(str(exc)) from None
+        return "Import complete"
+
+    def completed(self) -> None:
+        job = self.job
+        logger.info(
+            "import %s complete: %s created, %s updated, %s rejected",
+            job.pk,
+            job.created_count,
+            job.updated_count,
+            job.error_count,
+            extra={"job_id": job.pk, "rows": job.processed_rows, "seconds": job.duration_seconds},
+        )
+        if self.persist:
+            data = {"task_id": job.task_id, "created": job.created_count, "updated": job.updated_count}
+            event_emit(event=events.IMPORT_COMPLETED, data={**data, "errors": job.error_count})
+
+    @contextlib.contextmanager
+    def _chunk_transaction(self) -> Iterator[None]:
+        """One chunk's transaction. Its commit need not wait for the WAL flush: a database crash
+        can lose only the last chunks together with the checkpoint that covers them (they are one
+        transaction), and the resumed import writes them again."""
+        if not self.persist:
+            yield
+            return
+        with transaction.atomic():
+            relax_commit()
+            yield
+
+    def record(self, chunk: Chunk, result: UpsertResult) -> None:
+        """Add a chunk to the job, inside the chunk's transaction: the checkpoint moves with the rows."""
+        job = self.job
+        job.processed_rows += chunk.records
+        job.checkpoint = job.processed_rows
+        job.created_count += result.created
+        job.updated_count += result.updated
+        job.error_count += len(chunk.errors)
+        if self.persist:
+            ImportRowError.objects.bulk_create(ImportRowError.of(job, error) for error in chunk.errors)
+            self.save("processed_rows", "checkpoint", "created_count", "updated_count", "error_count")
+
+    def after(self, chunk: Chunk) -> None:
+        """Once a chunk is committed: hand its errors to the caller, report, stop if asked to."""
+        if chunk.errors:
+            self.on_errors(chunk.errors)
+        self.checkpoint(self._cancelled_phase)
+
+    def _cancelled_phase(self) -> str:
+        if self.should_stop():  # import_csv's Ctrl-C
+            return f"Import interrupted after {self.job.processed_rows:,} rows"
+        return "Import cancelled"
+
+    def _stamp(self) -> datetime:
+        """A creation time unique to this chunk (see product_batch_upsert)."""
+        stamp = timezone.now()
+        if self.last_stamp is not None and stamp <= self.last_stamp:
+            stamp = self.last_stamp + timedelta(microseconds=1)
+        self.last_stamp = stamp
+        return stamp
+
+
+class _Preview:
+    """Counts what an upsert would do without writing (dry runs).
+
+    It remembers the keys it would have created, so a SKU repeated further down the file counts
+    as an update, as it would in a real import; that set is the dry run's only growing memory.
+    """
+
+    def __init__(self) -> None:
+        self.created_keys: set[str] = set()
+
+    def __call__(self, *, batch: ProductBatch) -> UpsertResult:
+        keys = set(batch.keys) - self.created_keys
+        new = keys - product_existing_keys(keys=keys)
+        self.created_keys |= new
+        return UpsertResult(created=len(new), updated=len(batch.keys) - len(new) + batch.repeats)
+
+
+def import_job_run(
+    *,
+    job: ImportJob,
+    on_progress: Callable[[ImportJob], None] | None = None,
+    on_errors: ErrorsCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> ImportJob:
+    """Run an import in this process, or resume it from its checkpoint; a finished one is left as
+    it is. `should_stop` is asked after every chunk, as a cancel is (import_csv's Ctrl-C)."""
+    return ImportRun(job, on_progress=on_progress, on_errors=on_errors, should_stop=should_stop).run()
