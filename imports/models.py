@@ -19,9 +19,9 @@ def upload_path(job: ImportJob, filename: str) -> str:
 class ImportJob(BackgroundJob):
     """One CSV import: its file, who started it, where it is, and what it did.
 
-    The counters and `checkpoint` are written in the same transaction as each chunk of
-    products, so after a crash the job says exactly what was committed and the import
-    resumes from there.
+    Each chunk of products is written in one transaction with its row errors, its ImportChunk
+    record and the job's counters, so after a crash the job says exactly what was committed
+    and the import resumes with the chunks that were not.
     """
 
     class Source(models.TextChoices):
@@ -49,9 +49,6 @@ class ImportJob(BackgroundJob):
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
-    checkpoint = models.PositiveIntegerField(
-        default=0, help_text="Data records committed so far; a resumed import skips them."
-    )
 
     STATUS_SERIALIZER = "imports.serializers.ImportJobStatusSerializer"
 
@@ -74,6 +71,24 @@ class ImportJob(BackgroundJob):
     @property
     def file_path(self) -> Path:
         return Path(self.file.path) if self.file else Path(self.source_path)
+
+
+class ImportChunk(models.Model):
+    """A committed chunk of an import: records [seq * chunk size, (seq + 1) * chunk size) of its
+    file, and what they did. A resumed import skips the chunks recorded here."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="chunks")
+    seq = models.PositiveIntegerField()
+    records = models.PositiveIntegerField()
+    created = models.PositiveIntegerField()
+    updated = models.PositiveIntegerField()
+    errors = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="import_chunk_job_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.seq} of import #{self.job_id}"
 
 
 class ImportRowError(models.Model):

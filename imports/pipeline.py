@@ -1,25 +1,30 @@
-"""The chunk pipeline of an import: chunks parsed and built on a reader thread while the current
-one is written. Threads and queues only; what a chunk means is imports.run's."""
+"""The chunk pipeline of an import: chunks parsed and built on a reader thread, and written on
+one or more writer threads. Threads and queues only; what writing a chunk means is imports.run's."""
 
 from __future__ import annotations
 
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
+from django.db import connections
+
 from imports import parsing
-from products.services import ProductBatch, product_batch_build
+from products.services import ProductBatch, UpsertResult, product_batch_build
 
 
 @dataclass(slots=True)
 class Chunk:
+    seq: int  # its place in the file: records [seq * size, (seq + 1) * size)
     records: int  # data records read, valid or not
     errors: list[parsing.RowError]
     batch: ProductBatch
+    result: UpsertResult | None = None  # once written
 
 
 # How long the reader waits for room before looking again whether it should stop.
@@ -32,12 +37,17 @@ def prepared_chunks(
     size: int,
     columns: tuple[str, ...],
     stamp: Callable[[], datetime],
+    *,
+    first: int = 0,
+    skip: Collection[int] = (),
 ) -> Iterator[Iterator[Chunk]]:
     """Chunks of `size` records, parsed, validated and built into products on a second thread.
 
     Reading the CSV and building model instances is pure Python, and writing a chunk is mostly
     waiting for PostgreSQL, so the next chunk is prepared while the current one is written.
-    At most two prepared chunks wait, so memory stays flat whatever the file size.
+    At most two prepared chunks wait, so memory stays flat whatever the file size. `rows` begin
+    at chunk number `first`; chunks whose number is in `skip` (committed before a crash) are read
+    past, not built.
     """
     ready: queue.Queue[Chunk | BaseException | None] = queue.Queue(maxsize=2)
     stop = threading.Event()
@@ -52,10 +62,14 @@ def prepared_chunks(
 
     def produce() -> None:
         try:
+            seq = first
             while not stop.is_set() and (items := list(islice(rows, size))):
-                valid = [item for item in items if type(item) is parsing.Row]
-                errors = [item for item in items if type(item) is parsing.RowError]
-                put(Chunk(len(items), errors, product_batch_build(rows=valid, columns=columns, stamp=stamp())))
+                if seq not in skip:
+                    valid = [item for item in items if type(item) is parsing.Row]
+                    errors = [item for item in items if type(item) is parsing.RowError]
+                    batch = product_batch_build(rows=valid, columns=columns, stamp=stamp())
+                    put(Chunk(seq, len(items), errors, batch))
+                seq += 1
             put(None)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             put(exc)
@@ -76,3 +90,88 @@ def prepared_chunks(
         close = getattr(rows, "close", None)
         if close is not None:
             close()  # release the file before the caller closes it
+
+
+class WriterFailed(Exception):
+    """Another writer failed; the chunk was not written."""
+
+
+# The longest a chunk waits for an earlier chunk that shares SKUs with it to commit.
+_ORDER_WAIT_SECONDS = 600.0
+
+
+def written_chunks(chunks: Iterator[Chunk], write: Callable[[Chunk], None], writers: int) -> Iterator[Chunk]:
+    """Write each chunk with `write` (one transaction each), on `writers` threads with their own
+    database connections, and yield each chunk once it has committed.
+
+    Chunks commit in any order, except that a chunk sharing SKUs with an earlier chunk still in
+    flight waits for that one to commit before it begins, so a later row always wins and counts
+    are those of a sequential run. A writer never waits while its transaction is open, so two
+    imports' writers cannot close a lock cycle that PostgreSQL does not see (it detects any other).
+    When the consumer stops early, chunks already begun still commit.
+    """
+    if writers <= 1:
+        for chunk in chunks:
+            write(chunk)
+            yield chunk
+        return
+    state = threading.Condition()
+    in_flight: dict[int, frozenset[str]] = {}
+    done: queue.Queue[Chunk] = queue.Queue()
+    failed: list[BaseException] = []
+    stopping = threading.Event()
+
+    def take() -> tuple[Chunk, list[int]] | None:
+        with state:
+            if stopping.is_set() or failed:
+                return None
+            chunk = next(chunks, None)
+            if chunk is None:
+                return None
+            keys = frozenset(chunk.batch.keys)
+            earlier = [seq for seq, other in in_flight.items() if not keys.isdisjoint(other)]
+            in_flight[chunk.seq] = keys
+            return chunk, earlier
+
+    def wait_for(earlier: list[int]) -> None:
+        deadline = time.monotonic() + _ORDER_WAIT_SECONDS
+        with state:
+            while any(seq in in_flight for seq in earlier):
+                if failed:
+                    raise WriterFailed
+                if not state.wait(timeout=min(1.0, deadline - time.monotonic())) and time.monotonic() > deadline:
+                    raise TimeoutError(f"an earlier chunk did not commit within {_ORDER_WAIT_SECONDS:.0f} s")
+
+    def work() -> None:
+        try:
+            while (taken := take()) is not None:
+                chunk, earlier = taken
+                wait_for(earlier)
+                write(chunk)
+                with state:
+                    del in_flight[chunk.seq]
+                    state.notify_all()
+                done.put(chunk)
+        except BaseException as exc:
+            with state:
+                failed.append(exc)
+                state.notify_all()
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    threads = [threading.Thread(target=work, name=f"import-writer-{n}", daemon=True) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    try:
+        while any(thread.is_alive() for thread in threads) or not done.empty():
+            try:
+                yield done.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                continue
+    finally:
+        stopping.set()
+        for thread in threads:
+            thread.join()
+    real = [exc for exc in failed if not isinstance(exc, WriterFailed)]
+    if real:
+        raise real[0]

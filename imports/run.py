@@ -7,19 +7,21 @@ says only what is particular to an import.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from fulfil.database import relax_commit
-from fulfil.jobs import JobFailed, JobRunner
+from fulfil.database import parallel_writers_supported, relax_commit
+from fulfil.jobs import JobCancelled, JobFailed, JobRunner
 from imports import parsing
-from imports.models import ImportJob, ImportRowError
-from imports.pipeline import Chunk, prepared_chunks
+from imports.models import ImportChunk, ImportJob, ImportRowError
+from imports.pipeline import Chunk, prepared_chunks, written_chunks
 from products.selectors import product_existing_keys
 from products.services import ProductBatch, UpsertResult, product_batch_upsert
 from webhooks import events
@@ -31,11 +33,13 @@ ErrorsCallback = Callable[[Sequence[parsing.RowError]], None]
 
 
 class ImportRun(JobRunner[ImportJob]):
-    """One run of an import, or its resumption from the checkpoint.
+    """One run of an import, or its resumption after a crash.
 
-    Each chunk of rows is upserted, its row errors stored and the job's counters and checkpoint
-    saved in one transaction. A dry run (`job.dry_run`) writes nothing at all, not even the job,
-    and counts what would be created and updated.
+    Each chunk of rows is upserted, its row errors stored, its ImportChunk recorded and the job's
+    counters added to in one transaction, on IMPORT_WRITERS connections at once (see
+    imports.pipeline.written_chunks). A resumed run skips the chunks recorded. A dry run
+    (`job.dry_run`) writes nothing at all, not even the job, and counts what would be created
+    and updated.
     """
 
     noun = "import"
@@ -61,24 +65,30 @@ class ImportRun(JobRunner[ImportJob]):
 
     def work(self) -> str:
         job = self.job
-        resuming = job.checkpoint > 0
+        done = set(job.chunks.values_list("seq", flat=True)) if self.persist else set()
         try:
             with job.file_path.open("rb") as file:
                 layout = parsing.inspect(file)
                 job.encoding, job.delimiter = layout.encoding, layout.delimiter
                 job.columns, job.warnings = list(layout.present), layout.warnings
                 job.total_rows = parsing.count_records(file, layout)
-                if not resuming and self.persist:
+                if not done and self.persist:
                     data = {"task_id": job.task_id, "filename": job.original_name, "total_rows": job.total_rows}
                     event_emit(event=events.IMPORT_STARTED, data=data)
-                self.set_phase("Importing", "encoding", "delimiter", "columns", "warnings", "total_rows")
-                rows = parsing.records(file, layout, skip=job.checkpoint)
-                size = job.chunk_size or settings.IMPORT_CHUNK_SIZE
-                with prepared_chunks(rows, size, layout.present, self._stamp) as chunks:
-                    for chunk in chunks:
-                        with self._chunk_transaction():
-                            self.record(chunk, self.upsert(batch=chunk.batch))
-                        self.after(chunk)
+                job.chunk_size = job.chunk_size or settings.IMPORT_CHUNK_SIZE  # chunks stay the same on resume
+                self.set_phase("Importing", "encoding", "delimiter", "columns", "warnings", "total_rows", "chunk_size")
+                # Committed chunks at the start are skipped unread; any others are read past.
+                first = next(seq for seq in itertools.count() if seq not in done)
+                rows = parsing.records(file, layout, skip=first * job.chunk_size)
+                with prepared_chunks(
+                    rows, job.chunk_size, layout.present, self._stamp, first=first, skip=done
+                ) as chunks:
+                    try:
+                        for chunk in written_chunks(chunks, self._write, self._writers()):
+                            self.after(chunk)
+                    except JobCancelled:
+                        self._recount()  # chunks other writers had begun have committed too
+                        raise
         except FileNotFoundError:
             raise JobFailed("the uploaded file is no longer stored") from None
         except parsing.FileError as exc:
@@ -102,8 +112,8 @@ class ImportRun(JobRunner[ImportJob]):
     @contextlib.contextmanager
     def _chunk_transaction(self) -> Iterator[None]:
         """One chunk's transaction. Its commit need not wait for the WAL flush: a database crash
-        can lose only the last chunks together with the checkpoint that covers them (they are one
-        transaction), and the resumed import writes them again."""
+        can lose only the last chunks together with their records (they are one transaction), and
+        the resumed import writes them again."""
         if not self.persist:
             yield
             return
@@ -111,20 +121,51 @@ class ImportRun(JobRunner[ImportJob]):
             relax_commit()
             yield
 
-    def record(self, chunk: Chunk, result: UpsertResult) -> None:
-        """Add a chunk to the job, inside the chunk's transaction: the checkpoint moves with the rows."""
+    def _writers(self) -> int:
+        """Connections writing at once: one for a dry run and where the database cannot use more."""
+        return settings.IMPORT_WRITERS if self.persist and parallel_writers_supported() else 1
+
+    def _write(self, chunk: Chunk) -> None:
+        """Write one chunk in one transaction (on a writer thread): its products, its row errors,
+        its record and the job's counters, so that what the job says is exactly what committed."""
         job = self.job
+        with self._chunk_transaction():
+            chunk.result = result = self.upsert(batch=chunk.batch)
+            if not self.persist:
+                return
+            ImportRowError.objects.bulk_create(ImportRowError.of(job, error) for error in chunk.errors)
+            errors = len(chunk.errors)
+            ImportChunk.objects.create(
+                job=job,
+                seq=chunk.seq,
+                records=chunk.records,
+                created=result.created,
+                updated=result.updated,
+                errors=errors,
+            )
+            # Last, so the job's row is locked only for the moment before the commit.
+            ImportJob.objects.filter(pk=job.pk).update(
+                processed_rows=F("processed_rows") + chunk.records,
+                created_count=F("created_count") + result.created,
+                updated_count=F("updated_count") + result.updated,
+                error_count=F("error_count") + errors,
+                heartbeat_at=timezone.now(),
+                updated_at=timezone.now(),
+            )
+
+    def _recount(self) -> None:
+        if self.persist:
+            self.job.refresh_from_db(fields=["processed_rows", "created_count", "updated_count", "error_count"])
+
+    def after(self, chunk: Chunk) -> None:
+        """Once a chunk has committed (on this thread): count it, hand its errors to the caller,
+        report, and stop if asked to."""
+        job, result = self.job, chunk.result
+        assert result is not None
         job.processed_rows += chunk.records
-        job.checkpoint = job.processed_rows
         job.created_count += result.created
         job.updated_count += result.updated
         job.error_count += len(chunk.errors)
-        if self.persist:
-            ImportRowError.objects.bulk_create(ImportRowError.of(job, error) for error in chunk.errors)
-            self.save("processed_rows", "checkpoint", "created_count", "updated_count", "error_count")
-
-    def after(self, chunk: Chunk) -> None:
-        """Once a chunk is committed: hand its errors to the caller, report, stop if asked to."""
         if chunk.errors:
             self.on_errors(chunk.errors)
         self.checkpoint(self._cancelled_phase)
@@ -167,6 +208,6 @@ def import_job_run(
     on_errors: ErrorsCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> ImportJob:
-    """Run an import in this process, or resume it from its checkpoint; a finished one is left as
+    """Run an import in this process, or resume it after a crash; a finished one is left as
     it is. `should_stop` is asked after every chunk, as a cancel is (import_csv's Ctrl-C)."""
     return ImportRun(job, on_progress=on_progress, on_errors=on_errors, should_stop=should_stop).run()

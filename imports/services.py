@@ -106,9 +106,10 @@ def import_job_retry(*, job: ImportJob) -> ImportJob:
         raise Conflict(f"The file of import #{job.pk} is no longer stored; upload it again.")
     with transaction.atomic():
         job.row_errors.all().delete()
+        job.chunks.all().delete()
         job.task_id = str(uuid.uuid4())
         job.status, job.phase, job.error_message = ImportJob.Status.PENDING, "Queued", ""
-        job.total_rows, job.processed_rows, job.checkpoint = None, 0, 0
+        job.total_rows, job.processed_rows = None, 0
         job.created_count = job.updated_count = job.error_count = 0
         job.cancel_requested = False
         job.started_at = job.heartbeat_at = job.finished_at = None

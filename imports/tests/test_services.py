@@ -7,6 +7,7 @@ import random
 import pytest
 from django.utils import timezone
 
+from fulfil.testing import wait_until
 from imports import services
 from imports.models import ImportJob, ImportRowError
 from imports.run import ImportRun, import_job_run
@@ -184,7 +185,7 @@ def test_a_resumed_import_ends_exactly_as_an_uninterrupted_one(run_import, csv_f
     real_after = ImportRun.after
 
     def killed_after_four_commits(self, chunk):
-        if self.job.processed_rows == 4 * 37:
+        if chunk.seq == 3:
             raise SystemExit("worker killed")  # like a SIGKILL: nothing after the 4th commit runs
         return real_after(self, chunk)
 
@@ -192,7 +193,7 @@ def test_a_resumed_import_ends_exactly_as_an_uninterrupted_one(run_import, csv_f
     with pytest.raises(SystemExit):
         import_job_run(job=job)
     job.refresh_from_db()
-    assert job.checkpoint == 4 * 37 and job.status == ImportJob.Status.PROGRESS
+    assert job.processed_rows == job.chunks.count() * 37 == 4 * 37 and job.status == ImportJob.Status.PROGRESS
     monkeypatch.setattr(ImportRun, "after", real_after)
 
     resumed = import_job_run(job=job)
@@ -272,7 +273,45 @@ def test_two_writers_end_exactly_as_one_writer(csv_file, settings):
         Product.objects.bulk_create(Product(sku=f"D-{n}", name="existing") for n in range(0, 400, 7))
         job = ImportJob.objects.create(source="command", source_path=str(path), original_name="d.csv", chunk_size=13)
         job = import_job_run(job=job)
-        results.append((catalogue(), job.created_count, job.updated_count, job.error_count, job.checkpoint))
+        results.append((catalogue(), job.created_count, job.updated_count, job.error_count, job.processed_rows))
         Product.objects.all().delete()
     assert results[0] == results[1] == results[2]
     assert results[0][4] == 3000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_resumed_import_fills_the_chunks_that_did_not_commit_when_later_ones_did(csv_file, settings):
+    """With two writers, chunk 2 can commit while chunk 1 fails; the resumed run writes chunk 1 and
+    every later chunk once, and ends as an uninterrupted run."""
+    settings.IMPORT_WRITERS = 2
+    data = "sku,name\n" + "".join(f"H-{i % 90},n{i}\n" for i in range(300))
+    reference = import_job_run(job=ImportJob.objects.create(
+        source="command", source_path=str(csv_file(data, "ref.csv")), original_name="ref.csv", chunk_size=20
+    ))  # fmt: skip
+    expected = catalogue()
+    Product.objects.all().delete()
+
+    job = ImportJob.objects.create(
+        source="command", source_path=str(csv_file(data, "holes.csv")), original_name="holes.csv", chunk_size=20
+    )
+    real_write = ImportRun._write
+
+    def chunk_one_dies_after_chunk_two_commits(self, chunk):
+        if chunk.seq == 1:
+            wait_until(lambda: job.chunks.filter(seq=2).exists(), timeout=10, what="chunk 2 to commit")
+            raise SystemExit("worker killed while writing chunk 1")
+        return real_write(self, chunk)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ImportRun, "_write", chunk_one_dies_after_chunk_two_commits)
+        with pytest.raises(SystemExit):
+            import_job_run(job=job)
+    committed = set(job.chunks.values_list("seq", flat=True))
+    assert 1 not in committed and {0, 2} <= committed
+
+    resumed = import_job_run(job=job)
+    assert resumed.status == ImportJob.Status.SUCCESS
+    assert catalogue() == expected
+    counts = ("created_count", "updated_count", "error_count", "total_rows", "processed_rows")
+    assert [getattr(resumed, c) for c in counts] == [getattr(reference, c) for c in counts]
+    assert sorted(resumed.chunks.values_list("seq", flat=True)) == list(range(15))
