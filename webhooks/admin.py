@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from fulfil.errors import ServiceError
 from webhooks import services
 from webhooks.events import EVENTS, TEST_EVENT
+from webhooks.headers import MASK, mask_headers, unmask_headers
 from webhooks.models import Webhook, WebhookDelivery
 
 FORM_FIELDS = ("url", "description", "events", "is_active", "headers", "retry_count", "timeout_seconds")
@@ -45,13 +46,13 @@ class WebhookForm(forms.ModelForm):
         if self.instance.pk and self.instance.secret:
             self.fields["secret"].help_text = "A secret is set. Leave empty to keep it, or type a new one."
         if self.instance.pk and "headers" in self.fields:  # not on a read-only page (see get_fieldsets)
-            self.initial["headers"] = services.mask_headers(self.instance.headers)
-            self.fields["headers"].help_text += f" Values shown as {services.MASK} are kept when saved."
+            self.initial["headers"] = mask_headers(self.instance.headers)
+            self.fields["headers"].help_text += f" Values shown as {MASK} are kept when saved."
 
     def clean_headers(self) -> object:
         stored = self.instance.headers if self.instance.pk else {}
         try:
-            return services.webhook_headers_unmask(headers=self.cleaned_data["headers"], stored=stored)
+            return unmask_headers(self.cleaned_data["headers"], stored=stored)
         except ValidationError as exc:
             raise ValidationError(exc.message_dict["headers"]) from None
 
@@ -138,7 +139,7 @@ class WebhookAdmin(admin.ModelAdmin):
 
     @admin.display(description="headers")
     def masked_headers(self, webhook: Webhook) -> str:
-        return json.dumps(services.mask_headers(webhook.headers), indent=2)
+        return json.dumps(mask_headers(webhook.headers), indent=2)
 
     @admin.display(description="events")
     def events_display(self, webhook: Webhook) -> str:

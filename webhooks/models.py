@@ -5,7 +5,8 @@ import uuid
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from webhooks.validators import validate_events, validate_headers, validate_secret, validate_webhook_url
+from webhooks.headers import validate_headers
+from webhooks.validators import validate_events, validate_secret, validate_webhook_url
 
 MAX_RETRY_COUNT = 10
 MAX_TIMEOUT_SECONDS = 30

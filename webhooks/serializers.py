@@ -3,9 +3,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from webhooks.events import EVENTS, TEST_EVENT
+from webhooks.headers import MASK, mask_headers, validate_headers
 from webhooks.models import Webhook, WebhookDelivery
-from webhooks.services import MASK, mask_headers
-from webhooks.validators import validate_events, validate_headers
+from webhooks.validators import validate_events
 
 
 class HeadersField(serializers.DictField):

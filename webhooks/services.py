@@ -7,7 +7,6 @@ import http
 import json
 import logging
 import random
-import re
 import time
 import uuid
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ from django.utils import timezone
 from fulfil.errors import Conflict
 from webhooks import transport
 from webhooks.events import EVENTS, TEST_EVENT, event_payload
+from webhooks.headers import mask_headers, unmask_headers
 from webhooks.models import Webhook, WebhookDelivery
 from webhooks.signing import signature_headers
 
@@ -31,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "FulFil-Webhook/1.0"
 EDITABLE_FIELDS = ("url", "events", "is_active", "secret", "description", "headers", "retry_count", "timeout_seconds")
-MASK = "********"
-_SECRET_HEADER = re.compile(r"auth|token|key|secret|passw|cookie|session|signature|credential", re.IGNORECASE)
 _PRUNE_BATCH = 5000
 
 Trigger = WebhookDelivery.Trigger
@@ -58,28 +56,11 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def webhook_headers_unmask(*, headers: Any, stored: dict[str, str]) -> Any:
-    """Headers as given, except that a MASK value (as responses show secret-looking headers)
-    stands for the value stored under that name, which is kept; a MASK with none stored is refused."""
-    if not isinstance(headers, dict):
-        return headers  # validate_headers says what is wrong
-    stored_by_name = {name.lower(): value for name, value in stored.items()}
-    unmasked = {}
-    for name, value in headers.items():
-        if value == MASK and isinstance(name, str):
-            if name.lower() not in stored_by_name:
-                message = f"{name}: {MASK} stands for a hidden stored value, and {name} has none; give the value."
-                raise ValidationError({"headers": [message]})
-            value = stored_by_name[name.lower()]
-        unmasked[name] = value
-    return unmasked
-
-
 def webhook_create(*, url: str, events: list[str], **values: Any) -> Webhook:
     """Create a webhook; bad values are a ValidationError by field."""
     values = _clean({"url": url, "events": events, **values})
     if "headers" in values:
-        values["headers"] = webhook_headers_unmask(headers=values["headers"], stored={})
+        values["headers"] = unmask_headers(values["headers"], stored={})
     webhook = Webhook(**values)
     webhook.full_clean()
     webhook.save()
@@ -90,7 +71,7 @@ def webhook_update(*, webhook: Webhook, **changes: Any) -> Webhook:
     """Change some fields. Enabling a disabled webhook forgets its run of failures and its last error."""
     changes = _clean(changes)
     if "headers" in changes:
-        changes["headers"] = webhook_headers_unmask(headers=changes["headers"], stored=webhook.headers)
+        changes["headers"] = unmask_headers(changes["headers"], stored=webhook.headers)
     enabling = changes.get("is_active") is True and not webhook.is_active
     for field, value in changes.items():
         setattr(webhook, field, value)
@@ -358,21 +339,6 @@ def _send(
         allow_private=settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
     )
     return result, mask_headers(headers)
-
-
-def mask_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Headers fit for the log, the API and the admin: signatures keep their scheme, secret-looking
-    values are hidden (a webhook's own headers are shown so, and MASK sent back keeps them)."""
-    masked = {}
-    for name, value in headers.items():
-        if name in ("X-Webhook-Signature", "webhook-signature"):
-            scheme = value.split("=", 1)[0] + "=" if name == "X-Webhook-Signature" else value.split(",", 1)[0] + ","
-            masked[name] = scheme + MASK
-        elif name not in ("webhook-id", "webhook-timestamp") and _SECRET_HEADER.search(name):
-            masked[name] = MASK
-        else:
-            masked[name] = value
-    return masked
 
 
 def _judge(result: transport.HttpResult) -> tuple[bool, bool, str]:
