@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from fulfil.errors import ServiceError
 from webhooks import services
+from webhooks.delivery import webhook_send_test
 from webhooks.events import EVENTS, TEST_EVENT
 from webhooks.headers import MASK, mask_headers, unmask_headers
 from webhooks.models import Webhook, WebhookDelivery
@@ -199,7 +200,7 @@ class WebhookAdmin(admin.ModelAdmin):
         result = None
         if request.method == "POST" and form.is_valid():
             try:
-                result = services.webhook_send_test(
+                result = webhook_send_test(
                     webhook=webhook, event=form.cleaned_data["event"], data=form.cleaned_data["payload"]
                 )
             except ServiceError as exc:

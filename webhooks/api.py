@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from fulfil.permissions import ModelPermissions
 from webhooks import services
+from webhooks.delivery import webhook_send_test
 from webhooks.models import WebhookDelivery
 from webhooks.selectors import webhook_delivery_list, webhook_list
 from webhooks.serializers import (
@@ -51,7 +52,7 @@ class WebhookViewSet(viewsets.ModelViewSet):
         webhook = self.get_object()
         serializer = WebhookTestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.webhook_send_test(
+        result = webhook_send_test(
             webhook=webhook, event=serializer.validated_data["event"], data=serializer.validated_data.get("payload")
         )
         return Response(result.as_dict())

@@ -1,4 +1,4 @@
-"""What fires, and when: the event names, their payloads, and `event_emit`.
+"""What fires, when, and to whom: the event names, their payloads, `event_emit`, and the fan-out.
 
 An emitted event goes nowhere until the surrounding transaction commits (a rolled-back change
 fires nothing). Then, if any enabled webhook listens for it, one small task is queued; the worker
@@ -87,6 +87,28 @@ def _dispatch(event: str, messages: list[dict[str, Any]]) -> None:
         return
     for start in range(0, len(messages), _BATCH):
         webhook_event_dispatch_task.delay(event=event, messages=messages[start : start + _BATCH])
+
+
+def webhook_event_dispatch(*, event: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The deliveries for emitted events (the worker's side of _dispatch): one per (enabled webhook
+    listening for it, event), as the keyword arguments of webhooks.delivery.webhook_deliver.
+
+    The delivery id is derived from the event id and the webhook, so running this twice (a
+    redelivered task) yields the same deliveries, which webhook_deliver then sends once.
+    """
+    from webhooks.selectors import webhook_ids_for_event
+
+    webhook_ids = webhook_ids_for_event(event=event)
+    return [
+        {
+            "webhook_id": webhook_id,
+            "delivery_id": str(uuid.uuid5(uuid.UUID(message["event_id"]), str(webhook_id))),
+            "event": event,
+            "payload": message["payload"],
+        }
+        for message in messages
+        for webhook_id in webhook_ids
+    ]
 
 
 def product_data(*, event: str, product: Product) -> dict[str, Any]:

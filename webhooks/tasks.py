@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from webhooks import services
+from webhooks import delivery, events
 
 # Results are not stored (one row per delivery in the result backend would double the writes);
 # the delivery log is the record. The time limit bounds a receiver that trickles its answer.
@@ -17,9 +17,9 @@ _OPTIONS = {"ignore_result": True, "acks_late": True, "soft_time_limit": 90, "ti
 @shared_task(**_OPTIONS)
 def webhook_event_dispatch_task(*, event: str, messages: list[dict[str, Any]]) -> int:
     """Fan emitted events out into one delivery task per (webhook, event)."""
-    deliveries = services.webhook_event_dispatch(event=event, messages=messages)
-    for delivery in deliveries:
-        webhook_deliver_task.delay(**delivery)
+    deliveries = events.webhook_event_dispatch(event=event, messages=messages)
+    for kwargs in deliveries:
+        webhook_deliver_task.delay(**kwargs)
     return len(deliveries)
 
 
@@ -35,7 +35,7 @@ def webhook_deliver_task(
     key: str | None = None,
 ) -> None:
     """One attempt; when the service says to retry, queue the next attempt after its delay."""
-    outcome = services.webhook_deliver(
+    outcome = delivery.webhook_deliver(
         webhook_id=webhook_id,
         delivery_id=delivery_id,
         event=event,

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from rest_framework import status
 
-from webhooks import services
+from webhooks import delivery, services
 from webhooks.models import Webhook, WebhookDelivery
 from webhooks.tasks import webhook_deliver_task
 from webhooks.tests.conftest import legacy_signature_ok, standard_signature_ok
@@ -376,7 +376,7 @@ def test_a_redelivery_while_a_retry_is_pending_does_not_swallow_the_retry(
     webhook = make_webhook(retry_count=3)
     kwargs = {"webhook_id": webhook.pk, "delivery_id": str(uuid.uuid4()), "event": "product.created", "payload": {}}
     receiver.reply(500)
-    outcome = services.webhook_deliver(**kwargs)  # attempt 1 fails; its retry is due later
+    outcome = delivery.webhook_deliver(**kwargs)  # attempt 1 fails; its retry is due later
     assert outcome.retry_in is not None
     with django_capture_on_commit_callbacks(execute=True):
         api.post(detail(webhook, f"/logs/{outcome.log.pk}/redeliver"))

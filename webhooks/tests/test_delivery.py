@@ -15,7 +15,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from webhooks import services
+from webhooks import delivery, services
 from webhooks.models import Webhook, WebhookDelivery
 from webhooks.tasks import webhook_deliver_task
 from webhooks.tests.conftest import legacy_signature_ok, standard_signature_ok
@@ -229,21 +229,21 @@ def test_redirects_are_not_followed_and_count_as_failures(receiver, make_webhook
 def test_backoff_doubles_per_attempt_with_jitter_and_a_cap(settings):
     settings.WEBHOOK_RETRY_BACKOFF_MAX = 20
     for attempt, base in [(1, 2), (2, 4), (3, 8), (4, 16)]:
-        delays = {services.retry_delay(attempt=attempt) for _ in range(20)}
+        delays = {delivery.retry_delay(attempt=attempt) for _ in range(20)}
         assert all(base <= delay <= min(20, base * 1.25) for delay in delays)
         assert len(delays) > 1  # jitter
-    assert services.retry_delay(attempt=9) == 20
+    assert delivery.retry_delay(attempt=9) == 20
 
 
 def test_retry_after_is_understood_in_seconds_and_as_an_http_date_and_capped(settings):
     settings.WEBHOOK_RETRY_BACKOFF_MAX = 600
     now = timezone.now()
-    assert services.retry_delay(attempt=1, retry_after="30", now=now) == 30
+    assert delivery.retry_delay(attempt=1, retry_after="30", now=now) == 30
     http_date = format_datetime(now + timedelta(seconds=90), usegmt=True)
-    assert 89 <= services.retry_delay(attempt=1, retry_after=http_date, now=now) <= 90
-    assert services.retry_delay(attempt=1, retry_after="86400", now=now) == 600
-    assert 2 <= services.retry_delay(attempt=1, retry_after="soon", now=now) <= 2.5
-    assert 2 <= services.retry_delay(attempt=1, retry_after="²", now=now) <= 2.5
+    assert 89 <= delivery.retry_delay(attempt=1, retry_after=http_date, now=now) <= 90
+    assert delivery.retry_delay(attempt=1, retry_after="86400", now=now) == 600
+    assert 2 <= delivery.retry_delay(attempt=1, retry_after="soon", now=now) <= 2.5
+    assert 2 <= delivery.retry_delay(attempt=1, retry_after="²", now=now) <= 2.5
 
 
 # --- Disabling ---------------------------------------------------------------------------
@@ -342,7 +342,7 @@ def test_a_task_redelivered_after_its_worker_died_before_queueing_the_retry_queu
     webhook = make_webhook(retry_count=3)
     kwargs = {"webhook_id": webhook.pk, "delivery_id": str(uuid.uuid4()), "event": "product.created", "payload": {}}
     receiver.reply(500)
-    services.webhook_deliver(**kwargs)  # attempt 1 logged, retry due; the worker dies before queueing it
+    delivery.webhook_deliver(**kwargs)  # attempt 1 logged, retry due; the worker dies before queueing it
     webhook_deliver_task.delay(**kwargs)  # the broker hands the unacknowledged task out again
     assert len(receiver.requests) == 2
     assert [(log.attempt, log.trigger, log.success) for log in attempts(webhook)] == [
@@ -367,7 +367,7 @@ def test_attempts_of_one_delivery_logged_at_once_get_distinct_numbers(receiver, 
 
     def redeliver(_: int) -> None:
         try:
-            services.webhook_deliver(
+            delivery.webhook_deliver(
                 webhook_id=webhook.pk,
                 delivery_id=delivery_id,
                 event="product.created",
