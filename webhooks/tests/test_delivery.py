@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from webhooks import delivery, services
-from webhooks.models import Webhook, WebhookDelivery
+from webhooks.models import MAX_RETRY_COUNT, Webhook, WebhookDelivery
 from webhooks.tasks import webhook_deliver_task
 from webhooks.tests.conftest import legacy_signature_ok, standard_signature_ok
 
@@ -151,6 +151,18 @@ def test_a_500_is_retried_up_to_retry_count_with_the_same_webhook_id(receiver, m
     webhook.refresh_from_db()
     assert (webhook.failure_count, webhook.consecutive_failures) == (4, 1)
     assert webhook.last_error == "HTTP 500 Internal Server Error" and webhook.is_active
+
+
+def test_a_webhook_with_the_most_retries_gets_every_one(receiver, make_webhook, emit):
+    """More retries than Celery's default max_retries (3): the webhook's retry_count decides."""
+    webhook = make_webhook(retry_count=MAX_RETRY_COUNT)
+    for _ in range(MAX_RETRY_COUNT + 1):
+        receiver.reply(500)
+    emit()
+    logs = attempts(webhook)
+    assert [log.attempt for log in logs] == list(range(1, MAX_RETRY_COUNT + 2))
+    assert [log.trigger for log in logs] == [Trigger.EVENT] + [Trigger.RETRY] * MAX_RETRY_COUNT
+    assert logs[-1].next_attempt_at is None and not any(log.success for log in logs)
 
 
 def test_a_retry_that_succeeds_ends_the_delivery(receiver, make_webhook, emit):
