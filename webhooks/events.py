@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -111,20 +111,20 @@ def webhook_event_dispatch(*, event: str, messages: list[dict[str, Any]]) -> lis
     ]
 
 
-def product_data(*, event: str, product: Product) -> dict[str, Any]:
-    """The `data` of a product event."""
-    values = {
-        "id": str(product.pk),
-        "sku": product.sku,
-        "name": product.name,
-        "description": product.description,
-        "active": product.active,
-        "created_at": isoformat(product.created_at),
-        "updated_at": isoformat(product.updated_at),
-    }
-    return {key: values[key] for key in EVENTS[event]}
+def product_data(*, event: str, products: Iterable[Product]) -> list[dict[str, Any]]:
+    """The `data` of a product event for each product: the API's product JSON, with the event's keys.
+
+    Timestamps are always UTC (as Z), as receivers have always had them, whatever TIME_ZONE says.
+    """
+    # Imported here, as Product is only for typing: webhooks.models loads this module (through
+    # validators), and products.services imports it, so it keeps clear of the products app.
+    from products.serializers import ProductSerializer
+
+    with timezone.override(UTC):
+        rows = ProductSerializer(products, many=True).data
+    return [{key: row[key] for key in EVENTS[event]} for row in rows]
 
 
 def product_event_emit(*, event: str, products: Iterable[Product]) -> None:
     """Emit a product.* event for each product (call it before a delete: the data is taken now)."""
-    event_emit_many(event=event, data_list=[product_data(event=event, product=product) for product in products])
+    event_emit_many(event=event, data_list=product_data(event=event, products=products))
