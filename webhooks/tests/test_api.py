@@ -330,6 +330,27 @@ def test_logs_filter_by_event_and_success(api, logged):
     assert api.get(detail(logged, "/logs"), {"success": "maybe"}).status_code == 400
 
 
+@pytest.mark.parametrize("value", ["maybe", "2", "truthy"])
+def test_a_success_filter_that_is_not_true_or_false_is_a_400_naming_it(api, logged, value):
+    response = api.get(detail(logged, "/logs"), {"success": value})
+    assert response.status_code == status.HTTP_400_BAD_REQUEST
+    [message] = response.json()["success"]
+    assert message.startswith("Must be true or false") and repr(value) in message
+
+
+def test_the_success_filter_reads_true_and_false_as_every_other_filter_does(api, logged):
+    for word, count in [("TRUE", 3), (" false ", 1), ("yes", 3), ("0", 1), ("", 4)]:
+        assert api.get(detail(logged, "/logs"), {"success": word}).json()["count"] == count, word
+
+
+def test_the_schema_documents_the_log_filters(anon):
+    logs = yaml.safe_load(anon.get("/api/schema").content)["paths"][LIST + "/{id}/logs"]["get"]
+    query = {p["name"]: p for p in logs["parameters"] if p["in"] == "query"}
+    assert query["event"]["schema"] == {"type": "string"}
+    assert query["success"]["schema"] == {"type": "boolean"}
+    assert query["success"]["description"] == "Only successful (true) or failed attempts."
+
+
 def test_logs_show_only_this_webhooks_deliveries(api, logged, make_webhook):
     other = make_webhook()
     assert api.get(detail(other, "/logs")).json()["count"] == 0
