@@ -24,14 +24,18 @@ FORM_FIELDS = ("url", "description", "events", "is_active", "headers", "retry_co
 
 
 class WebhookForm(forms.ModelForm):
-    url = forms.URLField(max_length=500, assume_scheme="https", widget=forms.URLInput(attrs={"size": 80}))
+    url = forms.URLField(
+        max_length=Webhook._meta.get_field("url").max_length,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"size": 80}),
+    )
     events = forms.MultipleChoiceField(
         choices=[(event, event) for event in EVENTS], widget=forms.CheckboxSelectMultiple
     )
     secret = forms.CharField(
         required=False,
         strip=False,
-        max_length=255,
+        max_length=Webhook._meta.get_field("secret").max_length,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Optional. Signs every request (see the README for how receivers check it).",
     )

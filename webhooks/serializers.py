@@ -39,7 +39,7 @@ class WebhookSerializer(serializers.ModelSerializer):
         allow_blank=True,
         allow_null=True,
         trim_whitespace=False,
-        max_length=255,
+        max_length=Webhook._meta.get_field("secret").max_length,
         help_text="Write-only. Empty or null removes it; leave it out to keep the current one.",
     )
     has_secret = serializers.SerializerMethodField()
