@@ -19,6 +19,7 @@ from webhooks import delivery, services
 from webhooks.models import MAX_RETRY_COUNT, Webhook, WebhookDelivery
 from webhooks.tasks import webhook_deliver_task
 from webhooks.tests.conftest import legacy_signature_ok, standard_signature_ok
+from webhooks.transport import HttpResult
 
 pytestmark = pytest.mark.django_db
 
@@ -238,6 +239,28 @@ def test_redirects_are_not_followed_and_count_as_failures(receiver, make_webhook
     assert "not followed" in log.error and "/elsewhere" in log.error
 
 
+@pytest.mark.parametrize(
+    "result, verdict",
+    [
+        (HttpResult(status_code=204), (True, False, "")),
+        (HttpResult(status_code=429), (False, True, "HTTP 429 Too Many Requests")),
+        (HttpResult(status_code=503), (False, True, "HTTP 503 Service Unavailable")),
+        (HttpResult(status_code=599), (False, True, "HTTP 599")),
+        (HttpResult(status_code=404), (False, False, "HTTP 404 Not Found")),
+        (
+            HttpResult(status_code=301, location="https://elsewhere.example/"),
+            (False, False, "HTTP 301 Moved Permanently: redirect to https://elsewhere.example/ not followed."),
+        ),
+        (HttpResult(error="No response within 5 s.", outcome="timeout"), (False, True, "No response within 5 s.")),
+        (HttpResult(error="Connection failed: x", outcome="connection"), (False, True, "Connection failed: x")),
+        (HttpResult(error="Refused: private.", outcome="refused"), (False, False, "Refused: private.")),
+        (HttpResult(error="Not sent: bad header.", outcome="invalid"), (False, False, "Not sent: bad header.")),
+    ],
+)
+def test_what_a_result_means(result, verdict):
+    assert delivery.judge(result) == delivery.Verdict(*verdict)
+
+
 def test_backoff_doubles_per_attempt_with_jitter_and_a_cap(settings):
     settings.WEBHOOK_RETRY_BACKOFF_MAX = 20
     for attempt, base in [(1, 2), (2, 4), (3, 8), (4, 16)]:
@@ -300,6 +323,31 @@ def test_a_success_between_failures_resets_the_run(receiver, make_webhook, emit,
     emit()
     webhook.refresh_from_db()
     assert webhook.is_active and webhook.consecutive_failures == 1
+
+
+@pytest.mark.parametrize(
+    "status_code, final, failures, active, reason",
+    [
+        (410, True, 0, True, "Disabled: the receiver answered 410 Gone (it no longer wants these events)."),
+        (500, True, 3, True, "Disabled after 3 consecutive failed deliveries. Last error: boom"),
+        (None, True, 4, True, "Disabled after 4 consecutive failed deliveries. Last error: boom"),
+        (500, True, 2, True, None),  # the run is not long enough yet
+        (500, False, 3, True, None),  # a retry is to come: the delivery has not failed yet
+        (500, True, 3, False, None),  # disabled already
+    ],
+)
+def test_the_disable_rule(settings, status_code, final, failures, active, reason):
+    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 3
+    webhook = Webhook(is_active=active, consecutive_failures=failures)
+    got = delivery.webhook_disable_reason(webhook=webhook, status_code=status_code, final=final, error="boom")
+    assert got == reason
+
+
+def test_a_limit_of_zero_never_disables_for_failures_but_a_410_still_does(settings):
+    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 0
+    webhook = Webhook(is_active=True, consecutive_failures=1000)
+    assert delivery.webhook_disable_reason(webhook=webhook, status_code=500, final=True, error="boom") is None
+    assert delivery.webhook_disable_reason(webhook=webhook, status_code=410, final=True, error="boom")
 
 
 def _enable_by_update(webhook, **_):
