@@ -81,13 +81,13 @@ def webhook_deliver(
     redeliveries of one delivery never claim the same one. `key` names this task (a redelivery
     brings its own; an event's tries derive theirs): an attempt whose key is logged is not sent again.
     """
-    key = key or _task_key(delivery_id, trigger=trigger, attempt=attempt)
-    done = WebhookDelivery.objects.filter(task_key=key)
+    task_key = key or _task_key(delivery_id, trigger=trigger, attempt=attempt)
+    done = WebhookDelivery.objects.filter(task_key=task_key)
     webhook = Webhook.objects.filter(pk=webhook_id).annotate(done=Exists(done)).first()
     if webhook is None:
         return DeliveryOutcome(None)  # deleted
     if webhook.done:
-        return _resume(key=key, delivery_id=delivery_id, attempt=attempt)  # the task was delivered twice
+        return _resume(key=task_key, delivery_id=delivery_id, attempt=attempt)  # the task was delivered twice
     if trigger in (Trigger.EVENT, Trigger.RETRY) and (not webhook.is_active or event not in webhook.events):
         logger.info("Webhook %s: %s attempt %s skipped, disabled or unsubscribed", webhook.pk, event, attempt)
         return DeliveryOutcome(None)
@@ -106,7 +106,7 @@ def webhook_deliver(
             values={
                 "event": event,
                 "delivery_id": delivery_id,
-                "task_key": key,
+                "task_key": task_key,
                 "trigger": trigger,
                 "payload": payload,
                 "request_headers": sent_headers,

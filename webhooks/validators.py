@@ -34,6 +34,7 @@ def validate_webhook_url(url: str) -> None:
         raise ValidationError("The URL needs a host.", code="host")
     if parts.username or parts.password:
         raise ValidationError("Put credentials in a custom header, not in the URL.", code="credentials")
+    address: str | None
     try:
         address = str(ipaddress.ip_address(host))
     except ValueError:
