@@ -15,21 +15,27 @@ from django.utils.translation import ngettext
 
 from fulfil.errors import ServiceError
 from webhooks import services
+from webhooks.delivery import webhook_send_test
 from webhooks.events import EVENTS, TEST_EVENT
+from webhooks.headers import MASK, mask_headers, unmask_headers
 from webhooks.models import Webhook, WebhookDelivery
 
 FORM_FIELDS = ("url", "description", "events", "is_active", "headers", "retry_count", "timeout_seconds")
 
 
 class WebhookForm(forms.ModelForm):
-    url = forms.URLField(max_length=500, assume_scheme="https", widget=forms.URLInput(attrs={"size": 80}))
+    url = forms.URLField(
+        max_length=Webhook._meta.get_field("url").max_length,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"size": 80}),
+    )
     events = forms.MultipleChoiceField(
         choices=[(event, event) for event in EVENTS], widget=forms.CheckboxSelectMultiple
     )
     secret = forms.CharField(
         required=False,
         strip=False,
-        max_length=255,
+        max_length=Webhook._meta.get_field("secret").max_length,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Optional. Signs every request (see the README for how receivers check it).",
     )
@@ -45,13 +51,13 @@ class WebhookForm(forms.ModelForm):
         if self.instance.pk and self.instance.secret:
             self.fields["secret"].help_text = "A secret is set. Leave empty to keep it, or type a new one."
         if self.instance.pk and "headers" in self.fields:  # not on a read-only page (see get_fieldsets)
-            self.initial["headers"] = services.mask_headers(self.instance.headers)
-            self.fields["headers"].help_text += f" Values shown as {services.MASK} are kept when saved."
+            self.initial["headers"] = mask_headers(self.instance.headers)
+            self.fields["headers"].help_text += f" Values shown as {MASK} are kept when saved."
 
     def clean_headers(self) -> object:
         stored = self.instance.headers if self.instance.pk else {}
         try:
-            return services.webhook_headers_unmask(headers=self.cleaned_data["headers"], stored=stored)
+            return unmask_headers(self.cleaned_data["headers"], stored=stored)
         except ValidationError as exc:
             raise ValidationError(exc.message_dict["headers"]) from None
 
@@ -138,7 +144,7 @@ class WebhookAdmin(admin.ModelAdmin):
 
     @admin.display(description="headers")
     def masked_headers(self, webhook: Webhook) -> str:
-        return json.dumps(services.mask_headers(webhook.headers), indent=2)
+        return json.dumps(mask_headers(webhook.headers), indent=2)
 
     @admin.display(description="events")
     def events_display(self, webhook: Webhook) -> str:
@@ -198,7 +204,7 @@ class WebhookAdmin(admin.ModelAdmin):
         result = None
         if request.method == "POST" and form.is_valid():
             try:
-                result = services.webhook_send_test(
+                result = webhook_send_test(
                     webhook=webhook, event=form.cleaned_data["event"], data=form.cleaned_data["payload"]
                 )
             except ServiceError as exc:

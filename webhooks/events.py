@@ -1,4 +1,4 @@
-"""What fires, and when: the event names, their payloads, and `event_emit`.
+"""What fires, when, and to whom: the event names, their payloads, `event_emit`, and the fan-out.
 
 An emitted event goes nowhere until the surrounding transaction commits (a rolled-back change
 fires nothing). Then, if any enabled webhook listens for it, one small task is queued; the worker
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -89,20 +89,42 @@ def _dispatch(event: str, messages: list[dict[str, Any]]) -> None:
         webhook_event_dispatch_task.delay(event=event, messages=messages[start : start + _BATCH])
 
 
-def product_data(*, event: str, product: Product) -> dict[str, Any]:
-    """The `data` of a product event."""
-    values = {
-        "id": str(product.pk),
-        "sku": product.sku,
-        "name": product.name,
-        "description": product.description,
-        "active": product.active,
-        "created_at": isoformat(product.created_at),
-        "updated_at": isoformat(product.updated_at),
-    }
-    return {key: values[key] for key in EVENTS[event]}
+def webhook_event_dispatch(*, event: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The deliveries for emitted events (the worker's side of _dispatch): one per (enabled webhook
+    listening for it, event), as the keyword arguments of webhooks.delivery.webhook_deliver.
+
+    The delivery id is derived from the event id and the webhook, so running this twice (a
+    redelivered task) yields the same deliveries, which webhook_deliver then sends once.
+    """
+    from webhooks.selectors import webhook_ids_for_event
+
+    webhook_ids = webhook_ids_for_event(event=event)
+    return [
+        {
+            "webhook_id": webhook_id,
+            "delivery_id": str(uuid.uuid5(uuid.UUID(message["event_id"]), str(webhook_id))),
+            "event": event,
+            "payload": message["payload"],
+        }
+        for message in messages
+        for webhook_id in webhook_ids
+    ]
+
+
+def product_data(*, event: str, products: Iterable[Product]) -> list[dict[str, Any]]:
+    """The `data` of a product event for each product: the API's product JSON, with the event's keys.
+
+    Timestamps are always UTC (as Z), as receivers have always had them, whatever TIME_ZONE says.
+    """
+    # Imported here, as Product is only for typing: webhooks.models loads this module (through
+    # validators), and products.services imports it, so it keeps clear of the products app.
+    from products.serializers import ProductSerializer
+
+    with timezone.override(UTC):
+        rows = ProductSerializer(products, many=True).data
+    return [{key: row[key] for key in EVENTS[event]} for row in rows]
 
 
 def product_event_emit(*, event: str, products: Iterable[Product]) -> None:
     """Emit a product.* event for each product (call it before a delete: the data is taken now)."""
-    event_emit_many(event=event, data_list=[product_data(event=event, product=product) for product in products])
+    event_emit_many(event=event, data_list=product_data(event=event, products=products))

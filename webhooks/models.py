@@ -5,7 +5,8 @@ import uuid
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from webhooks.validators import validate_events, validate_headers, validate_secret, validate_webhook_url
+from webhooks.headers import validate_headers
+from webhooks.validators import validate_events, validate_secret, validate_webhook_url
 
 MAX_RETRY_COUNT = 10
 MAX_TIMEOUT_SECONDS = 30
@@ -90,7 +91,7 @@ class WebhookDelivery(models.Model):
     response_time_ms = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the retry is due; empty if none.")
-    # The task that made this attempt (see services.webhook_deliver): a task the broker delivers
+    # The task that made this attempt (see delivery.webhook_deliver): a task the broker delivers
     # twice finds its key logged and sends once. Empty for test sends.
     task_key = models.UUIDField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -99,7 +100,7 @@ class WebhookDelivery(models.Model):
         verbose_name_plural = "webhook deliveries"
         ordering = ("-created_at", "-id")
         constraints = [
-            # Attempts of one delivery are numbered in the order they are logged (services._record).
+            # Attempts of one delivery are numbered in the order they are logged (delivery._log_attempt).
             models.UniqueConstraint(fields=["delivery_id", "attempt"], name="webhook_delivery_attempt_unique"),
             models.UniqueConstraint(fields=["task_key"], name="webhook_delivery_task_key_unique"),
         ]

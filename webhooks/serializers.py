@@ -3,9 +3,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from webhooks.events import EVENTS, TEST_EVENT
+from webhooks.headers import MASK, mask_headers, validate_headers
 from webhooks.models import Webhook, WebhookDelivery
-from webhooks.services import MASK, mask_headers
-from webhooks.validators import validate_events, validate_headers
+from webhooks.validators import validate_events
 
 
 class HeadersField(serializers.DictField):
@@ -39,7 +39,7 @@ class WebhookSerializer(serializers.ModelSerializer):
         allow_blank=True,
         allow_null=True,
         trim_whitespace=False,
-        max_length=255,
+        max_length=Webhook._meta.get_field("secret").max_length,
         help_text="Write-only. Empty or null removes it; leave it out to keep the current one.",
     )
     has_secret = serializers.SerializerMethodField()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.exceptions import Retry
 
-from webhooks import services
+from webhooks import delivery, events
+from webhooks.models import WebhookDelivery
 
 # Results are not stored (one row per delivery in the result backend would double the writes);
 # the delivery log is the record. The time limit bounds a receiver that trickles its answer.
@@ -17,25 +19,35 @@ _OPTIONS = {"ignore_result": True, "acks_late": True, "soft_time_limit": 90, "ti
 @shared_task(**_OPTIONS)
 def webhook_event_dispatch_task(*, event: str, messages: list[dict[str, Any]]) -> int:
     """Fan emitted events out into one delivery task per (webhook, event)."""
-    deliveries = services.webhook_event_dispatch(event=event, messages=messages)
-    for delivery in deliveries:
-        webhook_deliver_task.delay(**delivery)
+    deliveries = events.webhook_event_dispatch(event=event, messages=messages)
+    for kwargs in deliveries:
+        webhook_deliver_task.delay(**kwargs)
     return len(deliveries)
 
 
-@shared_task(**_OPTIONS)
+# max_retries=None: webhook_deliver says whether to retry, from the webhook's retry_count as it
+# is when each attempt runs (up to MAX_RETRY_COUNT). Celery's own count would be a second limit,
+# and its default (3) would cut a longer schedule short.
+@shared_task(bind=True, max_retries=None, **_OPTIONS)
 def webhook_deliver_task(
+    self: Task,
     *,
     webhook_id: int,
     delivery_id: str,
     event: str,
     payload: dict[str, Any],
     attempt: int = 1,
-    trigger: str = "event",
+    trigger: str = WebhookDelivery.Trigger.EVENT.value,
     key: str | None = None,
-) -> None:
-    """One attempt; when the service says to retry, queue the next attempt after its delay."""
-    outcome = services.webhook_deliver(
+) -> Retry | None:
+    """One attempt; when the service says to retry, the same task again after its delay as the
+    next attempt (whose key derives from the delivery and the attempt, as every retry's does).
+
+    The retry is returned, not raised (throw=False): the worker has queued it either way, and a
+    raised Retry would escape an eager run with task_eager_propagates, where apply() runs a
+    returned one inline instead.
+    """
+    outcome = delivery.webhook_deliver(
         webhook_id=webhook_id,
         delivery_id=delivery_id,
         event=event,
@@ -45,14 +57,6 @@ def webhook_deliver_task(
         key=key,
     )
     if outcome.retry_in is not None:
-        webhook_deliver_task.apply_async(
-            kwargs={
-                "webhook_id": webhook_id,
-                "delivery_id": delivery_id,
-                "event": event,
-                "payload": payload,
-                "attempt": attempt + 1,
-                "trigger": "retry",
-            },
-            countdown=outcome.retry_in,
-        )
+        retry = {"attempt": attempt + 1, "trigger": WebhookDelivery.Trigger.RETRY.value, "key": None}
+        return self.retry(countdown=outcome.retry_in, kwargs={**self.request.kwargs, **retry}, throw=False)
+    return None

@@ -16,6 +16,7 @@ import re
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -74,46 +75,51 @@ def refusal_reason(address: str, *, allow_private: bool) -> str | None:
     return None if allow_private else kind
 
 
-def _guarded_new_conn(self: HTTPConnection) -> socket.socket:
-    """urllib3's HTTPConnection._new_conn, resolving and vetting every address before connecting."""
-    host = self._dns_host.strip("[]")
-    try:
-        infos = socket.getaddrinfo(host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise NameResolutionError(self.host, self, exc) from exc
-    for *_, sockaddr in infos:
-        reason = refusal_reason(sockaddr[0], allow_private=self.allow_private)
-        if reason:
-            shown = host if host == sockaddr[0] else f"{host} resolves to {sockaddr[0]}, which"
-            raise DestinationRefused(f"Refused: {shown} is {reason}.")
-    error: OSError | None = None
-    for family, socktype, proto, _, sockaddr in infos:
-        sock = socket.socket(family, socktype, proto)
+class _GuardedConnection(HTTPConnection):
+    """urllib3's HTTPConnection, resolving and vetting every address before connecting."""
+
+    allow_private = False
+
+    def _new_conn(self) -> socket.socket:
+        """Connect to the first vetted address that answers; refuse if any address is refused."""
+        host = self._dns_host.strip("[]")
         try:
-            for option in self.socket_options or ():
-                sock.setsockopt(*option)
-            sock.settimeout(self.timeout)
-            sock.connect(sockaddr)
-            return sock
-        except TimeoutError as exc:
-            sock.close()
-            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
-        except OSError as exc:
-            sock.close()
-            error = exc
-    raise NewConnectionError(self, f"Failed to establish a new connection: {error}") from error
+            infos = socket.getaddrinfo(host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        for *_, sockaddr in infos:
+            reason = refusal_reason(str(sockaddr[0]), allow_private=self.allow_private)
+            if reason:
+                shown = host if host == sockaddr[0] else f"{host} resolves to {sockaddr[0]}, which"
+                raise DestinationRefused(f"Refused: {shown} is {reason}.")
+        error: OSError | None = None
+        for family, socktype, proto, _, sockaddr in infos:
+            sock = socket.socket(family, socktype, proto)
+            try:
+                for option in self.socket_options or ():
+                    sock.setsockopt(*option)
+                sock.settimeout(self.timeout)
+                sock.connect(sockaddr)
+                return sock
+            except TimeoutError as exc:
+                sock.close()
+                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
+            except OSError as exc:
+                sock.close()
+                error = exc
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}") from error
 
 
 @functools.cache
 def _adapter_class(allow_private: bool) -> type[HTTPAdapter]:
-    attrs = {"allow_private": allow_private, "_new_conn": _guarded_new_conn}
-    http_conn = type("GuardedHTTPConnection", (HTTPConnection,), attrs)
-    https_conn = type("GuardedHTTPSConnection", (HTTPSConnection,), attrs)
+    attrs = {"allow_private": allow_private}
+    http_conn = type("GuardedHTTPConnection", (_GuardedConnection,), attrs)
+    https_conn = type("GuardedHTTPSConnection", (_GuardedConnection, HTTPSConnection), attrs)
     http_pool = type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn})
     https_pool = type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn})
 
     class GuardedAdapter(HTTPAdapter):
-        def init_poolmanager(self, *args, **kwargs) -> None:
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             super().init_poolmanager(*args, **kwargs)
             self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
 

@@ -1,4 +1,5 @@
-"""Field validators for webhooks, shared by the model (so the admin form), the API and the services."""
+"""Field validators for webhooks, shared by the model (so the admin form), the API and the services.
+The headers' validator is part of the header policy, in webhooks.headers."""
 
 from __future__ import annotations
 
@@ -10,30 +11,7 @@ from django.core.exceptions import ValidationError
 
 from webhooks.events import EVENTS
 from webhooks.signing import standard_key
-from webhooks.transport import HEADER_NAME, HEADER_VALUE, refusal_reason
-
-MAX_HEADERS = 20
-MAX_HEADER_NAME_LENGTH = 100
-MAX_HEADER_VALUE_LENGTH = 1000
-MAX_HEADERS_TOTAL_BYTES = 4096
-# Set by FulFil on every request, or framing headers the HTTP client must own.
-RESERVED_HEADERS = frozenset(
-    {
-        "content-type",
-        "content-length",
-        "content-encoding",
-        "transfer-encoding",
-        "connection",
-        "host",
-        "user-agent",
-        "x-webhook-event",
-        "x-webhook-signature",
-        "x-webhook-test",
-        "webhook-id",
-        "webhook-timestamp",
-        "webhook-signature",
-    }
-)
+from webhooks.transport import refusal_reason
 
 
 def validate_webhook_url(url: str) -> None:
@@ -56,6 +34,7 @@ def validate_webhook_url(url: str) -> None:
         raise ValidationError("The URL needs a host.", code="host")
     if parts.username or parts.password:
         raise ValidationError("Put credentials in a custom header, not in the URL.", code="credentials")
+    address: str | None
     try:
         address = str(ipaddress.ip_address(host))
     except ValueError:
@@ -78,40 +57,6 @@ def validate_events(events: object) -> None:
             code="unknown",
             params={"unknown": ", ".join(unknown), "known": ", ".join(EVENTS)},
         )
-
-
-def validate_headers(headers: object) -> None:
-    if not isinstance(headers, dict):
-        raise ValidationError("Give an object of header names and values.", code="type")
-    if len(headers) > MAX_HEADERS:
-        raise ValidationError(f"At most {MAX_HEADERS} custom headers.", code="too_many")
-    seen: set[str] = set()
-    total = 0
-    for name, value in headers.items():
-        if not isinstance(name, str) or not HEADER_NAME.fullmatch(name) or len(name) > MAX_HEADER_NAME_LENGTH:
-            raise ValidationError(f"{name!r} is not a valid header name.", code="name")
-        if name.lower() in RESERVED_HEADERS:
-            raise ValidationError(f"{name} is set by FulFil and cannot be overridden.", code="reserved")
-        if name.lower() in seen:
-            raise ValidationError(f"{name} is given twice.", code="duplicate")
-        seen.add(name.lower())
-        if not isinstance(value, str):
-            raise ValidationError(f"The value of {name} must be a string.", code="value")
-        if len(value) > MAX_HEADER_VALUE_LENGTH:
-            raise ValidationError(
-                f"The value of {name} is longer than {MAX_HEADER_VALUE_LENGTH} characters.", code="too_long"
-            )
-        if any(char in value for char in "\r\n\x00"):
-            raise ValidationError(f"The value of {name} may not contain line breaks.", code="value")
-        if value != value.strip(" \t"):
-            raise ValidationError(f"The value of {name} may not start or end with a space or tab.", code="value")
-        if not HEADER_VALUE.fullmatch(value):
-            raise ValidationError(
-                f"The value of {name} may hold only visible ASCII characters, spaces and tabs.", code="value"
-            )
-        total += len(name) + len(value.encode())
-    if total > MAX_HEADERS_TOTAL_BYTES:
-        raise ValidationError(f"Custom headers may total at most {MAX_HEADERS_TOTAL_BYTES} bytes.", code="too_large")
 
 
 def validate_secret(secret: str) -> None:

@@ -3,6 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import uuid
+import webhooks.headers
 import webhooks.validators
 from django.db import migrations, models
 
@@ -24,7 +25,7 @@ class Migration(migrations.Migration):
                 ('is_active', models.BooleanField(default=True, verbose_name='enabled')),
                 ('secret', models.CharField(blank=True, help_text='Signs every request. A whsec_ secret is base64-decoded for the Standard Webhooks signature.', max_length=255, validators=[webhooks.validators.validate_secret])),
                 ('description', models.TextField(blank=True)),
-                ('headers', models.JSONField(blank=True, default=dict, help_text='Extra HTTP headers sent with every request.', validators=[webhooks.validators.validate_headers])),
+                ('headers', models.JSONField(blank=True, default=dict, help_text='Extra HTTP headers sent with every request.', validators=[webhooks.headers.validate_headers])),
                 ('retry_count', models.PositiveSmallIntegerField(default=3, help_text='Retries after a failed first attempt (timeouts, connection errors, 429 and 5xx).', validators=[django.core.validators.MaxValueValidator(10)])),
                 ('timeout_seconds', models.PositiveSmallIntegerField(default=30, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(30)])),
                 ('last_triggered_at', models.DateTimeField(blank=True, editable=False, null=True)),

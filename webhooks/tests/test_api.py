@@ -8,7 +8,7 @@ import pytest
 import yaml
 from rest_framework import status
 
-from webhooks import services
+from webhooks import delivery, services
 from webhooks.models import Webhook, WebhookDelivery
 from webhooks.tasks import webhook_deliver_task
 from webhooks.tests.conftest import legacy_signature_ok, standard_signature_ok
@@ -330,6 +330,27 @@ def test_logs_filter_by_event_and_success(api, logged):
     assert api.get(detail(logged, "/logs"), {"success": "maybe"}).status_code == 400
 
 
+@pytest.mark.parametrize("value", ["maybe", "2", "truthy"])
+def test_a_success_filter_that_is_not_true_or_false_is_a_400_naming_it(api, logged, value):
+    response = api.get(detail(logged, "/logs"), {"success": value})
+    assert response.status_code == status.HTTP_400_BAD_REQUEST
+    [message] = response.json()["success"]
+    assert message.startswith("Must be true or false") and repr(value) in message
+
+
+def test_the_success_filter_reads_true_and_false_as_every_other_filter_does(api, logged):
+    for word, count in [("TRUE", 3), (" false ", 1), ("yes", 3), ("0", 1), ("", 4)]:
+        assert api.get(detail(logged, "/logs"), {"success": word}).json()["count"] == count, word
+
+
+def test_the_schema_documents_the_log_filters(anon):
+    logs = yaml.safe_load(anon.get("/api/schema").content)["paths"][LIST + "/{id}/logs"]["get"]
+    query = {p["name"]: p for p in logs["parameters"] if p["in"] == "query"}
+    assert query["event"]["schema"] == {"type": "string"}
+    assert query["success"]["schema"] == {"type": "boolean"}
+    assert query["success"]["description"] == "Only successful (true) or failed attempts."
+
+
 def test_logs_show_only_this_webhooks_deliveries(api, logged, make_webhook):
     other = make_webhook()
     assert api.get(detail(other, "/logs")).json()["count"] == 0
@@ -376,7 +397,7 @@ def test_a_redelivery_while_a_retry_is_pending_does_not_swallow_the_retry(
     webhook = make_webhook(retry_count=3)
     kwargs = {"webhook_id": webhook.pk, "delivery_id": str(uuid.uuid4()), "event": "product.created", "payload": {}}
     receiver.reply(500)
-    outcome = services.webhook_deliver(**kwargs)  # attempt 1 fails; its retry is due later
+    outcome = delivery.webhook_deliver(**kwargs)  # attempt 1 fails; its retry is due later
     assert outcome.retry_in is not None
     with django_capture_on_commit_callbacks(execute=True):
         api.post(detail(webhook, f"/logs/{outcome.log.pk}/redeliver"))

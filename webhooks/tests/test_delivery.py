@@ -15,10 +15,11 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from webhooks import services
-from webhooks.models import Webhook, WebhookDelivery
+from webhooks import delivery, services
+from webhooks.models import MAX_RETRY_COUNT, Webhook, WebhookDelivery
 from webhooks.tasks import webhook_deliver_task
 from webhooks.tests.conftest import legacy_signature_ok, standard_signature_ok
+from webhooks.transport import HttpResult
 
 pytestmark = pytest.mark.django_db
 
@@ -153,6 +154,18 @@ def test_a_500_is_retried_up_to_retry_count_with_the_same_webhook_id(receiver, m
     assert webhook.last_error == "HTTP 500 Internal Server Error" and webhook.is_active
 
 
+def test_a_webhook_with_the_most_retries_gets_every_one(receiver, make_webhook, emit):
+    """More retries than Celery's default max_retries (3): the webhook's retry_count decides."""
+    webhook = make_webhook(retry_count=MAX_RETRY_COUNT)
+    for _ in range(MAX_RETRY_COUNT + 1):
+        receiver.reply(500)
+    emit()
+    logs = attempts(webhook)
+    assert [log.attempt for log in logs] == list(range(1, MAX_RETRY_COUNT + 2))
+    assert [log.trigger for log in logs] == [Trigger.EVENT] + [Trigger.RETRY] * MAX_RETRY_COUNT
+    assert logs[-1].next_attempt_at is None and not any(log.success for log in logs)
+
+
 def test_a_retry_that_succeeds_ends_the_delivery(receiver, make_webhook, emit):
     webhook = make_webhook(retry_count=5)
     receiver.reply(503)
@@ -226,24 +239,46 @@ def test_redirects_are_not_followed_and_count_as_failures(receiver, make_webhook
     assert "not followed" in log.error and "/elsewhere" in log.error
 
 
+@pytest.mark.parametrize(
+    "result, verdict",
+    [
+        (HttpResult(status_code=204), (True, False, "")),
+        (HttpResult(status_code=429), (False, True, "HTTP 429 Too Many Requests")),
+        (HttpResult(status_code=503), (False, True, "HTTP 503 Service Unavailable")),
+        (HttpResult(status_code=599), (False, True, "HTTP 599")),
+        (HttpResult(status_code=404), (False, False, "HTTP 404 Not Found")),
+        (
+            HttpResult(status_code=301, location="https://elsewhere.example/"),
+            (False, False, "HTTP 301 Moved Permanently: redirect to https://elsewhere.example/ not followed."),
+        ),
+        (HttpResult(error="No response within 5 s.", outcome="timeout"), (False, True, "No response within 5 s.")),
+        (HttpResult(error="Connection failed: x", outcome="connection"), (False, True, "Connection failed: x")),
+        (HttpResult(error="Refused: private.", outcome="refused"), (False, False, "Refused: private.")),
+        (HttpResult(error="Not sent: bad header.", outcome="invalid"), (False, False, "Not sent: bad header.")),
+    ],
+)
+def test_what_a_result_means(result, verdict):
+    assert delivery.judge(result) == delivery.Verdict(*verdict)
+
+
 def test_backoff_doubles_per_attempt_with_jitter_and_a_cap(settings):
     settings.WEBHOOK_RETRY_BACKOFF_MAX = 20
     for attempt, base in [(1, 2), (2, 4), (3, 8), (4, 16)]:
-        delays = {services.retry_delay(attempt=attempt) for _ in range(20)}
+        delays = {delivery.retry_delay(attempt=attempt) for _ in range(20)}
         assert all(base <= delay <= min(20, base * 1.25) for delay in delays)
         assert len(delays) > 1  # jitter
-    assert services.retry_delay(attempt=9) == 20
+    assert delivery.retry_delay(attempt=9) == 20
 
 
 def test_retry_after_is_understood_in_seconds_and_as_an_http_date_and_capped(settings):
     settings.WEBHOOK_RETRY_BACKOFF_MAX = 600
     now = timezone.now()
-    assert services.retry_delay(attempt=1, retry_after="30", now=now) == 30
+    assert delivery.retry_delay(attempt=1, retry_after="30", now=now) == 30
     http_date = format_datetime(now + timedelta(seconds=90), usegmt=True)
-    assert 89 <= services.retry_delay(attempt=1, retry_after=http_date, now=now) <= 90
-    assert services.retry_delay(attempt=1, retry_after="86400", now=now) == 600
-    assert 2 <= services.retry_delay(attempt=1, retry_after="soon", now=now) <= 2.5
-    assert 2 <= services.retry_delay(attempt=1, retry_after="²", now=now) <= 2.5
+    assert 89 <= delivery.retry_delay(attempt=1, retry_after=http_date, now=now) <= 90
+    assert delivery.retry_delay(attempt=1, retry_after="86400", now=now) == 600
+    assert 2 <= delivery.retry_delay(attempt=1, retry_after="soon", now=now) <= 2.5
+    assert 2 <= delivery.retry_delay(attempt=1, retry_after="²", now=now) <= 2.5
 
 
 # --- Disabling ---------------------------------------------------------------------------
@@ -288,6 +323,31 @@ def test_a_success_between_failures_resets_the_run(receiver, make_webhook, emit,
     emit()
     webhook.refresh_from_db()
     assert webhook.is_active and webhook.consecutive_failures == 1
+
+
+@pytest.mark.parametrize(
+    "status_code, final, failures, active, reason",
+    [
+        (410, True, 0, True, "Disabled: the receiver answered 410 Gone (it no longer wants these events)."),
+        (500, True, 3, True, "Disabled after 3 consecutive failed deliveries. Last error: boom"),
+        (None, True, 4, True, "Disabled after 4 consecutive failed deliveries. Last error: boom"),
+        (500, True, 2, True, None),  # the run is not long enough yet
+        (500, False, 3, True, None),  # a retry is to come: the delivery has not failed yet
+        (500, True, 3, False, None),  # disabled already
+    ],
+)
+def test_the_disable_rule(settings, status_code, final, failures, active, reason):
+    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 3
+    webhook = Webhook(is_active=active, consecutive_failures=failures)
+    got = delivery.webhook_disable_reason(webhook=webhook, status_code=status_code, final=final, error="boom")
+    assert got == reason
+
+
+def test_a_limit_of_zero_never_disables_for_failures_but_a_410_still_does(settings):
+    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 0
+    webhook = Webhook(is_active=True, consecutive_failures=1000)
+    assert delivery.webhook_disable_reason(webhook=webhook, status_code=500, final=True, error="boom") is None
+    assert delivery.webhook_disable_reason(webhook=webhook, status_code=410, final=True, error="boom")
 
 
 def _enable_by_update(webhook, **_):
@@ -342,7 +402,7 @@ def test_a_task_redelivered_after_its_worker_died_before_queueing_the_retry_queu
     webhook = make_webhook(retry_count=3)
     kwargs = {"webhook_id": webhook.pk, "delivery_id": str(uuid.uuid4()), "event": "product.created", "payload": {}}
     receiver.reply(500)
-    services.webhook_deliver(**kwargs)  # attempt 1 logged, retry due; the worker dies before queueing it
+    delivery.webhook_deliver(**kwargs)  # attempt 1 logged, retry due; the worker dies before queueing it
     webhook_deliver_task.delay(**kwargs)  # the broker hands the unacknowledged task out again
     assert len(receiver.requests) == 2
     assert [(log.attempt, log.trigger, log.success) for log in attempts(webhook)] == [
@@ -367,7 +427,7 @@ def test_attempts_of_one_delivery_logged_at_once_get_distinct_numbers(receiver, 
 
     def redeliver(_: int) -> None:
         try:
-            services.webhook_deliver(
+            delivery.webhook_deliver(
                 webhook_id=webhook.pk,
                 delivery_id=delivery_id,
                 event="product.created",

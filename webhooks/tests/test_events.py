@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC
+
 import pytest
 from django.db import transaction
 from django.urls import reverse
@@ -153,6 +156,26 @@ def test_deleting_in_the_admin_fires_product_deleted(
         staff_client.post(reverse("admin:products_product_delete", args=[product.pk]), {"post": "yes"})
     [request] = receiver.wait_for(1)
     assert request.json["data"] == {"id": str(product.pk), "sku": "BIN", "name": "Bin me"}
+
+
+@pytest.mark.parametrize("event", [events.PRODUCT_CREATED, events.PRODUCT_UPDATED, events.PRODUCT_DELETED])
+def test_a_product_events_data_is_the_apis_product_json_with_the_events_keys(api, event):
+    product = product_services.product_create(sku="SAME-1", name="Same", description="d")
+    product = product_services.product_update(product=product, name="Same again", active=False)
+    body = api.get(f"/api/v1/products/{product.pk}").json()
+    expected = {key: body[key] for key in events.EVENTS[event]}
+    # As the services pass it (in memory, just saved) and as read back from the database.
+    assert events.product_data(event=event, products=[product]) == [expected]
+    assert events.product_data(event=event, products=[Product.objects.get(pk=product.pk)]) == [expected]
+
+
+def test_product_event_timestamps_are_utc_with_a_z_whatever_the_time_zone(settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    product = product_services.product_create(sku="TZ-1", name="Zoned")
+    product.refresh_from_db()
+    [data] = events.product_data(event=events.PRODUCT_CREATED, products=[product])
+    assert data["created_at"] == product.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", data["created_at"])
 
 
 # --- Import events ---------------------------------------------------------------------------
