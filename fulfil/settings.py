@@ -24,6 +24,7 @@ _env_file = Path(os.environ.get("FULFIL_ENV_FILE", BASE_DIR / ".env"))
 if _env_file.is_file():
     environ.Env.read_env(_env_file)
 
+
 def _bool(name: str, default: bool) -> bool:
     raw = env.str(name, default=None)
     if raw is None:
