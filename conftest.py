@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from fulfil.celery import app as celery_app
 from fulfil.processes import CeleryWorker
-from fulfil.testing import Receiver, running_receiver
+from scripts.receiver import Receiver, running_receiver
 
 
 def _user(username: str, *, perms: tuple[str, ...] = (), staff: bool = False, superuser: bool = False) -> User:
