@@ -13,6 +13,7 @@ case, 1% invalid rows), then for each size:
     python benchmarks/import_bench.py                   # 100k, 500k and 1M rows
     python benchmarks/import_bench.py --quick           # 20k rows, a smoke run
     python benchmarks/import_bench.py --chunk-sizes 1000,2000,5000,10000   # also compare chunk sizes
+    python benchmarks/import_bench.py --writers 1,2     # also compare IMPORT_WRITERS on the largest file
 
 It uses its own database (--database-url, created when missing) and Redis database 13.
 """
@@ -70,17 +71,18 @@ def generate(path: Path, rows: int, seed: int = 7) -> int:
     return valid
 
 
-def run_import(path: Path, *, chunk_size: int = 0) -> tuple[float, float, dict]:
+def run_import(path: Path, *, chunk_size: int = 0, env: dict[str, str] | None = None) -> tuple[float, float, dict]:
     """Queue an import for a fresh worker; (seconds from queued to SUCCESS, worker peak RSS MB, counts).
 
-    The worker runs the solo pool, so the task runs in the process whose peak RSS is read."""
+    The worker runs the solo pool, so the task runs in the process whose peak RSS is read; `env`
+    adds settings for the worker alone."""
     from django.db import transaction
 
     from fulfil.processes import wait_until
     from imports.models import ImportJob
     from imports.services import import_job_create_from_path, import_job_enqueue
 
-    worker = worker_start("imports", pool="solo", name="import-bench")  # listening: the clock may start
+    worker = worker_start("imports", pool="solo", name="import-bench", env=env)  # listening: the clock may start
     try:
         with transaction.atomic():
             job = import_job_create_from_path(path=path, chunk_size=chunk_size)
@@ -142,11 +144,38 @@ def truncate_products() -> None:
         cursor.execute("VACUUM ANALYZE products_product")
 
 
+def compare_writers(data_dir: Path, size: int, values: list[int]) -> None:
+    """Fresh import and re-import of one file with each IMPORT_WRITERS value (the worker's setting)."""
+    from django.conf import settings
+
+    path = data_dir / f"products-{size}.csv"
+    if not path.exists():
+        generate(path, size)
+    print(f"\nIMPORT_WRITERS, {size:,} rows (default {settings.IMPORT_WRITERS}), against {values[0]} writers:")
+    print(
+        f"  {'writers':>7} | {'fresh rows/s':>12} {'RSS MB':>7} {'ratio':>6}"
+        f" | {'re-import rows/s':>16} {'RSS MB':>7} {'ratio':>6}"
+    )
+    first = None
+    for writers in values:
+        env = {"IMPORT_WRITERS": str(writers)}
+        truncate_products()
+        fresh_s, fresh_rss, _ = run_import(path, env=env)
+        again_s, again_rss, _ = run_import(path, env=env)
+        fresh, again = size / fresh_s, size / again_s
+        first = first or (fresh, again)
+        print(
+            f"  {writers:>7} | {fresh:>12,.0f} {fresh_rss:>7.1f} {fresh / first[0]:>5.2f}x"
+            f" | {again:>16,.0f} {again_rss:>7.1f} {again / first[1]:>5.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,500000,1000000")
     parser.add_argument("--quick", action="store_true", help="one 20,000-row file")
     parser.add_argument("--chunk-sizes", default="", help="also compare these chunk sizes on the smallest file")
+    parser.add_argument("--writers", default="", help="also compare these IMPORT_WRITERS values on the largest file")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/fulfil_bench_import")
     parser.add_argument("--data-dir", default="")
     args = parser.parse_args()
@@ -170,6 +199,9 @@ def main() -> None:
             truncate_products()
             seconds, rss, _ = run_import(path, chunk_size=chunk)
             print(f"  {chunk:>6}: {sizes[0] / seconds:>9,.0f} rows/s  peak RSS {rss:6.1f} MB")
+
+    if args.writers:
+        compare_writers(data_dir, max(sizes), [int(w) for w in args.writers.split(",")])
 
     results = []
     for size in sizes:
