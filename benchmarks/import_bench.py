@@ -15,7 +15,7 @@ case, 1% invalid rows), then for each size:
     python benchmarks/import_bench.py --chunk-sizes 1000,2000,5000,10000   # also compare chunk sizes
     python benchmarks/import_bench.py --writers 1,2     # also compare IMPORT_WRITERS on the largest file
 
-It uses its own database (--database-url, created when missing) and Redis database 13.
+It uses its own database (--database-url, created when missing) and Redis database 13 (--broker-url).
 """
 
 from __future__ import annotations
@@ -177,18 +177,19 @@ def main() -> None:
     parser.add_argument("--chunk-sizes", default="", help="also compare these chunk sizes on the smallest file")
     parser.add_argument("--writers", default="", help="also compare these IMPORT_WRITERS values on the largest file")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/fulfil_bench_import")
+    parser.add_argument("--broker-url", default=BROKER_URL, help="the Redis database its workers use")
     parser.add_argument("--data-dir", default="")
     args = parser.parse_args()
     sizes = [20_000] if args.quick else [int(s) for s in args.sizes.split(",")]
 
     ensure_database(args.database_url)
-    django_setup(database_url=args.database_url, broker_url=BROKER_URL)
+    django_setup(database_url=args.database_url, broker_url=args.broker_url)
     from django.conf import settings
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="fulfil-bench-"))
-    print(f"PostgreSQL {args.database_url}; worker: celery solo pool on {BROKER_URL}")
+    print(f"PostgreSQL {args.database_url}; worker: celery solo pool on {args.broker_url}")
     print(f"default chunk size {settings.IMPORT_CHUNK_SIZE}")
 
     if args.chunk_sizes:
