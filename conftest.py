@@ -8,7 +8,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from fulfil.celery import app as celery_app
-from fulfil.testing import Receiver, WorkerProcess, running_receiver
+from fulfil.processes import CeleryWorker
+from scripts.receiver import Receiver, running_receiver
 
 
 def _user(username: str, *, perms: tuple[str, ...] = (), staff: bool = False, superuser: bool = False) -> User:
@@ -83,10 +84,17 @@ def celery_worker_process(transactional_db):
     from django.conf import settings
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no messages left by earlier tests
-    workers: list[WorkerProcess] = []
+    db = settings.DATABASES["default"]
+    services = {  # the test database, not the one DATABASE_URL names
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+    }
+    workers: list[CeleryWorker] = []
 
-    def start(queues: str = "default,imports,webhooks", **options) -> WorkerProcess:
-        worker = WorkerProcess(queues, **options)
+    def start(
+        queues: str = "default,imports,webhooks", *, env: dict | None = None, name: str = "test", **options
+    ) -> CeleryWorker:
+        worker = CeleryWorker(queues, env={**services, **(env or {})}, name=name, **options)
         workers.append(worker)
         worker.wait_ready()
         return worker

@@ -16,8 +16,8 @@ within target, a profile of where the framework spends its time.
 
 The data is filled once and reused while the table holds exactly --rows products (--refill forces
 a new fill); the rows a run creates are deleted again at the end. Settings are production-like
-(DEBUG off, so no query log), with a throw-away SECRET_KEY, `testserver` as the allowed host, an
-in-memory Celery broker, and FULFIL_ENV_FILE=/dev/null so a developer's .env is ignored.
+(DEBUG off, so no query log; a throw-away SECRET_KEY; FULFIL_ENV_FILE=/dev/null so a developer's
+.env is ignored: see benchmarks/_common.py), with an in-memory Celery broker.
 """
 
 from __future__ import annotations
@@ -26,25 +26,21 @@ import argparse
 import cProfile
 import gc
 import io
-import math
 import os
 import pstats
 import random
 import secrets
 import statistics
-import sys
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
+from _common import django_setup, ensure_database, percentiles
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fulfil_bench_api"
 QUICK_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fulfil_bench_api_quick"
 TABLE = "products_product"
@@ -60,9 +56,9 @@ WRITE_TARGET_MS = 30.0
 COLORS = ("Red", "Blue", "Green", "Black", "White", "Grey", "Navy", "Beige", "Olive", "Maroon", "Teal", "Yellow")
 MATERIALS = ("Cotton", "Linen", "Wool", "Denim", "Leather", "Silk", "Canvas", "Fleece", "Suede", "Bamboo")
 ITEMS = (
-    "Shirt", "Trousers", "Jacket", "Scarf", "Hat", "Sweater", "Dress", "Skirt", "Belt", "Bag",
-    "Shorts", "Hoodie", "Coat", "Gloves", "Socks", "Blazer", "Vest", "Cardigan", "Tie", "Apron",
-)  # fmt: skip
+    *("Shirt", "Trousers", "Jacket", "Scarf", "Hat", "Sweater", "Dress", "Skirt", "Belt", "Bag"),
+    *("Shorts", "Hoodie", "Coat", "Gloves", "Socks", "Blazer", "Vest", "Cardigan", "Tie", "Apron"),
+)
 # About 1% of names carry one of these, so each matches roughly 0.1% of the catalogue.
 RARE_WORDS = ("Vintage", "Heritage", "Artisan", "Monogram", "Expedition", "Harbour", "Meridian", "Tundra")
 SKU_PREFIXES = ("SKU", "SKU", "SKU", "ITM", "PRD", "ACC")
@@ -125,14 +121,6 @@ def generate_rows(count: int, rng: random.Random) -> Iterator[tuple]:
 
 
 # --- Database set-up --------------------------------------------------------------------
-
-
-def ensure_database(url: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    with psycopg.connect(url, dbname="postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
 
 
 def fill(conn: psycopg.Connection, rows: int, rng: random.Random) -> None:
@@ -206,7 +194,7 @@ class Operation:
 
     @property
     def passed(self) -> bool:
-        return p95(self.framework_ms) < self.target
+        return percentiles(self.framework_ms)[1] < self.target
 
 
 class FullCollections:
@@ -225,11 +213,6 @@ class FullCollections:
                 self.started = time.perf_counter()
             else:
                 self.pauses.append((time.perf_counter() - self.started) * 1000)
-
-
-def p95(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 def like(term: str) -> str:
@@ -309,20 +292,21 @@ def build_operations(args: argparse.Namespace, rng: random.Random, raw: psycopg.
         return " WHERE " + " AND ".join(clauses), params
 
     def create_statements(i: int) -> list[Statement]:
-        values = [uuid.uuid4(), f"{BENCH_PREFIX}{run}-R{i:05d}", new_names[i], new_descriptions[i], True,
-                  datetime.now(UTC)]  # fmt: skip
-        return [
-            (f"INSERT INTO {TABLE} (id, sku, name, description, active, updated_at) VALUES (%s, %s, %s, %s, %s, %s) "
-             "RETURNING sku_key, created_at", values)
-        ]  # fmt: skip
+        sku = f"{BENCH_PREFIX}{run}-R{i:05d}"
+        values = [uuid.uuid4(), sku, new_names[i], new_descriptions[i], True, datetime.now(UTC)]
+        insert = (
+            f"INSERT INTO {TABLE} (id, sku, name, description, active, updated_at) VALUES (%s, %s, %s, %s, %s, %s) "
+            "RETURNING sku_key, created_at"
+        )
+        return [(insert, values)]
 
     def update_statements(i: int) -> list[Statement]:
         product_id = updates_raw[i][0]
+        update_values = [new_names[total + i], datetime.now(UTC), product_id]
         return [
             (f"SELECT {FIELDS} FROM {TABLE} WHERE id = %s LIMIT 21", [product_id]),
-            (f"UPDATE {TABLE} SET name = %s, updated_at = %s WHERE id = %s",
-             [new_names[total + i], datetime.now(UTC), product_id]),
-        ]  # fmt: skip
+            (f"UPDATE {TABLE} SET name = %s, updated_at = %s WHERE id = %s", update_values),
+        ]
 
     # The admin's paginator shows the planner's estimate for a big unfiltered table, else counts.
     estimate = raw.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [TABLE]).fetchone()[0]
@@ -440,14 +424,15 @@ def print_table(operations: list[Operation]) -> None:
     header = ("operation", "median ms", "p95 ms", "raw SQL median", "raw SQL p95", "ratio", "target", "pass/fail")
     rows = []
     for op in operations:
-        median, raw_median = statistics.median(op.framework_ms), statistics.median(op.raw_ms)
+        median, p95 = percentiles(op.framework_ms)
+        raw_median, raw_p95 = percentiles(op.raw_ms)
         rows.append(
             (
                 op.name,
                 f"{median:.1f}",
-                f"{p95(op.framework_ms):.1f}",
+                f"{p95:.1f}",
                 f"{raw_median:.2f}",
-                f"{p95(op.raw_ms):.2f}",
+                f"{raw_p95:.2f}",
                 f"{median / raw_median:.1f}x" if raw_median else "-",
                 f"p95 < {op.target:.0f} ms",
                 "pass" if op.passed else "FAIL",
@@ -528,45 +513,11 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def configure_django(database_url: str) -> None:
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "fulfil.settings",
-            "FULFIL_ENV_FILE": os.devnull,
-            "DATABASE_URL": database_url,
-            "DEBUG": "false",
-            "SECRET_KEY": secrets.token_urlsafe(32),
-            "ALLOWED_HOSTS": "testserver",
-            "CELERY_BROKER_URL": "memory://",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    sys.path.insert(0, str(ROOT))
-    import django
-    from django.conf import settings
-
-    # whitenoise warns that there is no collected static directory; the API and admin pages don't need one.
-    warnings.filterwarnings("ignore", message="No directory at")
-    from django.test.utils import override_settings
-
-    django.setup()
-    import fulfil.wsgi  # noqa: F401 - start-up as gunicorn does it (wsgi.py freezes start-up objects for the GC)
-
-    # Production serves static files from a collected manifest; the benchmark has none, so the
-    # admin's {% static %} tags use plain storage (a dict lookup against a path join).
-    override_settings(
-        STORAGES={
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-    ).enable()
-
-
 def main() -> None:
     args = parse_args()
     rng = random.Random(args.seed)
     ensure_database(args.database_url)
-    configure_django(args.database_url)
+    django_setup(database_url=args.database_url)
 
     from django.core.management import call_command
 
@@ -607,7 +558,7 @@ def main() -> None:
     for op in operations:
         if args.explain or args.profile or not op.passed:
             explain(raw, op, args.warmup)
-            if args.profile or (not op.passed and p95(op.raw_ms) < op.target):
+            if args.profile or (not op.passed and percentiles(op.raw_ms)[1] < op.target):
                 profile(op, args)
     failed = [op.name for op in operations if not op.passed]
     print(f"\n{'FAILED: ' + ', '.join(failed) if failed else 'every operation within target'}")

@@ -21,7 +21,9 @@ import random
 import time
 
 import psycopg
-from api_bench import TABLE, configure_django, ensure_database, fill
+from _common import django_setup, ensure_database
+from api_bench import TABLE, fill
+from psycopg import sql
 
 
 def main() -> None:
@@ -32,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
 
     ensure_database(args.database_url)
-    configure_django(args.database_url)
+    django_setup(database_url=args.database_url)
     from django.conf import settings
     from django.core.management import call_command
 
@@ -56,7 +58,7 @@ def main() -> None:
 
         fill(raw, args.rows, rng)
         started = time.perf_counter()
-        raw.execute(f"TRUNCATE {TABLE} CASCADE")
+        raw.execute(sql.SQL("TRUNCATE {} CASCADE").format(sql.Identifier(TABLE)))
         results.append(("TRUNCATE (floor)", time.perf_counter() - started))
 
     floor = results[-1][1]

@@ -13,8 +13,9 @@ case, 1% invalid rows), then for each size:
     python benchmarks/import_bench.py                   # 100k, 500k and 1M rows
     python benchmarks/import_bench.py --quick           # 20k rows, a smoke run
     python benchmarks/import_bench.py --chunk-sizes 1000,2000,5000,10000   # also compare chunk sizes
+    python benchmarks/import_bench.py --writers 1,2     # also compare IMPORT_WRITERS on the largest file
 
-It uses its own database (--database-url, created when missing) and Redis database 13.
+It uses its own database (--database-url, created when missing) and Redis database 13 (--broker-url).
 """
 
 from __future__ import annotations
@@ -22,19 +23,14 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 import random
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import BROKER_URL, django_setup, ensure_database, worker_start
 
 WORDS = [
     *("red", "blue", "green", "black", "white", "cotton", "linen", "wool", "steel", "oak", "ceramic", "glass"),
@@ -75,109 +71,37 @@ def generate(path: Path, rows: int, seed: int = 7) -> int:
     return valid
 
 
-def _django(database_url: str) -> None:
-    os.environ.update(
-        DATABASE_URL=database_url,
-        CELERY_BROKER_URL=BROKER,
-        DEBUG="false",  # as in production: DEBUG keeps every query's SQL, and imports send big ones
-        SECRET_KEY="benchmark-only-not-a-secret-0123456789-abcdefghijklmnopqrstuvwxyz",  # noqa: S106
-        ALLOWED_HOSTS="localhost",
-        FULFIL_ENV_FILE=os.devnull,
-        DJANGO_SETTINGS_MODULE="fulfil.settings",
-        LOG_LEVEL="WARNING",
-    )
-    import django
+def run_import(path: Path, *, chunk_size: int = 0, env: dict[str, str] | None = None) -> tuple[float, float, dict]:
+    """Queue an import for a fresh worker; (seconds from queued to SUCCESS, worker peak RSS MB, counts).
 
-    django.setup()
-
-
-BROKER = "redis://127.0.0.1:6379/13"
-
-
-def ensure_database(database_url: str) -> None:
-    import psycopg
-
-    name = database_url.rsplit("/", 1)[1]
-    admin = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-class Worker:
-    """A real Celery worker on the imports queue, solo pool: the task runs in this process."""
-
-    def __init__(self, database_url: str) -> None:
-        env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": BROKER}
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "fulfil", "worker", "-Q", "imports", "-P", "solo",
-             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        from fulfil.celery import app
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited: {self.output()}")
-            if app.control.inspect(timeout=0.5).ping():
-                return
-        raise RuntimeError("worker did not start")
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-2000:]
-
-    def peak_rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-
-def run_import(path: Path, database_url: str, chunk_size: int = 0) -> tuple[float, float, dict]:
-    """Queue an import for a fresh worker; (seconds from queued to SUCCESS, worker peak RSS MB, counts)."""
+    The worker runs the solo pool, so the task runs in the process whose peak RSS is read; `env`
+    adds settings for the worker alone."""
     from django.db import transaction
 
+    from fulfil.processes import wait_until
     from imports.models import ImportJob
     from imports.services import import_job_create_from_path, import_job_enqueue
 
-    worker = Worker(database_url)
+    worker = worker_start("imports", pool="solo", name="import-bench", env=env)  # listening: the clock may start
     try:
-        worker.wait_ready()  # the clock starts once the worker listens
         with transaction.atomic():
             job = import_job_create_from_path(path=path, chunk_size=chunk_size)
             queued = time.perf_counter()
             import_job_enqueue(job=job)
-        deadline = queued + 3600
-        while time.perf_counter() < deadline:
-            job.refresh_from_db()
-            if job.is_finished:
-                break
-            if worker.proc.poll() is not None:
-                raise RuntimeError(f"worker exited: {worker.output()}")
-            time.sleep(0.2)
+        wait_until(lambda: ImportJob.objects.get(pk=job.pk).is_finished, 3600, "the import", worker, interval=0.2)
         seconds = time.perf_counter() - queued
+        job.refresh_from_db()
         if job.status != ImportJob.Status.SUCCESS:
             raise RuntimeError(f"import ended {job.status}: {job.phase}")
-        return seconds, worker.peak_rss_mb(), {
-            "total": job.total_rows, "created": job.created_count, "updated": job.updated_count,
+        counts = {
+            "total": job.total_rows,
+            "created": job.created_count,
+            "updated": job.updated_count,
             "errors": job.error_count,
-        }  # fmt: skip
+        }
+        return seconds, worker.peak_rss_mb(), counts
     finally:
-        worker.stop()
+        worker.stop(timeout=30)
 
 
 def copy_floor(path: Path) -> float:
@@ -220,24 +144,52 @@ def truncate_products() -> None:
         cursor.execute("VACUUM ANALYZE products_product")
 
 
+def compare_writers(data_dir: Path, size: int, values: list[int]) -> None:
+    """Fresh import and re-import of one file with each IMPORT_WRITERS value (the worker's setting)."""
+    from django.conf import settings
+
+    path = data_dir / f"products-{size}.csv"
+    if not path.exists():
+        generate(path, size)
+    print(f"\nIMPORT_WRITERS, {size:,} rows (default {settings.IMPORT_WRITERS}), against {values[0]} writers:")
+    print(
+        f"  {'writers':>7} | {'fresh rows/s':>12} {'RSS MB':>7} {'ratio':>6}"
+        f" | {'re-import rows/s':>16} {'RSS MB':>7} {'ratio':>6}"
+    )
+    first = None
+    for writers in values:
+        env = {"IMPORT_WRITERS": str(writers)}
+        truncate_products()
+        fresh_s, fresh_rss, _ = run_import(path, env=env)
+        again_s, again_rss, _ = run_import(path, env=env)
+        fresh, again = size / fresh_s, size / again_s
+        first = first or (fresh, again)
+        print(
+            f"  {writers:>7} | {fresh:>12,.0f} {fresh_rss:>7.1f} {fresh / first[0]:>5.2f}x"
+            f" | {again:>16,.0f} {again_rss:>7.1f} {again / first[1]:>5.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,500000,1000000")
     parser.add_argument("--quick", action="store_true", help="one 20,000-row file")
     parser.add_argument("--chunk-sizes", default="", help="also compare these chunk sizes on the smallest file")
+    parser.add_argument("--writers", default="", help="also compare these IMPORT_WRITERS values on the largest file")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/fulfil_bench_import")
+    parser.add_argument("--broker-url", default=BROKER_URL, help="the Redis database its workers use")
     parser.add_argument("--data-dir", default="")
     args = parser.parse_args()
     sizes = [20_000] if args.quick else [int(s) for s in args.sizes.split(",")]
 
     ensure_database(args.database_url)
-    _django(args.database_url)
+    django_setup(database_url=args.database_url, broker_url=args.broker_url)
     from django.conf import settings
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="fulfil-bench-"))
-    print(f"PostgreSQL {args.database_url}; worker: celery solo pool on {BROKER}")
+    print(f"PostgreSQL {args.database_url}; worker: celery solo pool on {args.broker_url}")
     print(f"default chunk size {settings.IMPORT_CHUNK_SIZE}")
 
     if args.chunk_sizes:
@@ -246,8 +198,11 @@ def main() -> None:
         print(f"\nChunk size, fresh import of {sizes[0]:,} rows:")
         for chunk in [int(c) for c in args.chunk_sizes.split(",")]:
             truncate_products()
-            seconds, rss, _ = run_import(path, args.database_url, chunk)
+            seconds, rss, _ = run_import(path, chunk_size=chunk)
             print(f"  {chunk:>6}: {sizes[0] / seconds:>9,.0f} rows/s  peak RSS {rss:6.1f} MB")
+
+    if args.writers:
+        compare_writers(data_dir, max(sizes), [int(w) for w in args.writers.split(",")])
 
     results = []
     for size in sizes:
@@ -255,8 +210,8 @@ def main() -> None:
         if not path.exists():
             generate(path, size)
         truncate_products()
-        fresh_s, fresh_rss, counts = run_import(path, args.database_url)
-        again_s, again_rss, again_counts = run_import(path, args.database_url)
+        fresh_s, fresh_rss, counts = run_import(path)
+        again_s, again_rss, again_counts = run_import(path)
         floor_s = copy_floor(path)
         valid = counts["created"] + counts["updated"]
         assert counts["created"] + counts["updated"] + counts["errors"] == counts["total"] == size

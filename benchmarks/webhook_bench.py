@@ -3,8 +3,8 @@
 
 Everything runs on this machine, on loopback only: its own PostgreSQL database (created if
 missing, migrated), a dedicated Redis database (flushed at the start), a receiver process that
-answers 204 at once, a Celery worker with two processes on the `webhooks` and `default` queues,
-and gunicorn serving the API.
+answers 204 at once (scripts/receiver.py), a Celery worker with two processes on the `webhooks`
+and `default` queues, and gunicorn serving the API.
 
 1. Deliveries per second: 10 webhooks listen for product.created; events are emitted in one go
    and the clock stops when the receiver has every delivery and the log has every attempt.
@@ -24,28 +24,20 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import multiprocessing
 import os
 import secrets
 import signal
 import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg
 import requests
-from psycopg import sql
+from _common import BROKER_URL, django_setup, ensure_database, percentiles, worker_start
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fulfil_bench_hooks"
-DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/13"
 WEBHOOKS = 10
 WORKER_PROCESSES = 2
 
@@ -58,7 +50,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    parser.add_argument("--broker-url", default=DEFAULT_BROKER_URL, help="a Redis database the run may flush")
+    parser.add_argument("--broker-url", default=BROKER_URL, help="a Redis database the run may flush")
     parser.add_argument("--events", type=int, help=f"events emitted for the throughput run (x{WEBHOOKS} deliveries)")
     parser.add_argument("--requests", type=int, help="measured POSTs per case (0 and 10 webhooks)")
     parser.add_argument("--rounds", type=int, help="alternating blocks per case")
@@ -82,125 +74,28 @@ def require_loopback(name: str, url: str) -> None:
         sys.exit(f"{name} must point at this machine (loopback), got {host!r}")
 
 
-# --- Processes ----------------------------------------------------------------------------
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def receive(port: int, counter, ready) -> None:
-    """The receiver process: count every POST, answer 204 at once."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            with counter.get_lock():
-                counter.value += 1
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, format, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    ready.set()
-    server.serve_forever()
-
-
-def spawn(command: list[str], log: Path) -> subprocess.Popen:
-    """A subprocess in its own process group (so its children stop with it), output to `log`."""
-    with log.open("w") as out:
-        return subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop(process: subprocess.Popen | multiprocessing.Process | None) -> None:
-    if process is None:
-        return
-    if isinstance(process, multiprocessing.process.BaseProcess):
-        process.terminate()
-        process.join(5)
-        if process.is_alive():
-            process.kill()
-        return
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)  # the group this script created for it, nothing else
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(5)
-
-
-def wait_until(check, *, timeout: float, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    tail = "\n" + log.read_text()[-3000:] if log and log.exists() else ""
-    raise RuntimeError(f"timed out waiting for {what}{tail}")
-
-
-# --- Set-up -------------------------------------------------------------------------------
-
-
-def ensure_database(url: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    with psycopg.connect(url, dbname="postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
-
-
-def configure(args: argparse.Namespace) -> None:
-    """Environment for this process and every process it starts; then Django."""
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "fulfil.settings",
-            "FULFIL_ENV_FILE": os.devnull,
-            "DATABASE_URL": args.database_url,
-            "CELERY_BROKER_URL": args.broker_url,
-            "DEBUG": "false",
-            "SECRET_KEY": secrets.token_urlsafe(32),
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    sys.path.insert(0, str(ROOT))
-    warnings.filterwarnings("ignore", message="No directory at")
-    import django
-
-    django.setup()
-
-
 # --- Measurements -------------------------------------------------------------------------
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def measure_throughput(args, counter, receiver_url: str) -> tuple[int, float]:
+def measure_throughput(args, receiver) -> tuple[int, float]:
+    from fulfil.processes import wait_until
     from webhooks.events import event_emit_many
     from webhooks.models import WebhookDelivery
 
     deliveries = args.events * WEBHOOKS
-    before_received, before_logged = counter.value, WebhookDelivery.objects.count()
+    before_received, before_logged = receiver.count, WebhookDelivery.objects.count()
     data = [{"id": f"bench-{n}", "sku": f"BENCH-{n}"} for n in range(args.events)]
     started = time.perf_counter()
     event_emit_many(event="product.created", data_list=data)  # outside a transaction: queued at once
     wait_until(
         lambda: (
-            counter.value - before_received >= deliveries
+            receiver.count - before_received >= deliveries
             and WebhookDelivery.objects.count() - before_logged >= deliveries
         ),
         timeout=args.time_limit,
@@ -216,7 +111,7 @@ def measure_throughput(args, counter, receiver_url: str) -> tuple[int, float]:
 CASES = ("0 webhooks", "10, worker paused", "10, delivering")
 
 
-def measure_latency(args, counter, api_url: str, token: str, worker_name: str) -> dict[str, list[float]]:
+def measure_latency(args, receiver, api_url: str, token: str, worker_name: str) -> dict[str, list[float]]:
     """POST latency per case, in alternating blocks; each block's deliveries drain before the next.
 
     "10, worker paused": the worker stops consuming the webhooks queue during the block, so the
@@ -224,6 +119,7 @@ def measure_latency(args, counter, api_url: str, token: str, worker_name: str) -
     "10, delivering": the worker delivers while the requests run, on the same CPUs.
     """
     from fulfil.celery import app
+    from fulfil.processes import wait_until
     from webhooks.models import Webhook
 
     session = requests.Session()
@@ -231,7 +127,7 @@ def measure_latency(args, counter, api_url: str, token: str, worker_name: str) -
     session.headers["Authorization"] = f"Token {token}"
     timings: dict[str, list[float]] = {case: [] for case in CASES}
     per_block = max(1, args.requests // args.rounds)
-    expected = counter.value
+    expected = receiver.count
     serial = 0
 
     def block(case: str, count: int, record: bool) -> None:
@@ -254,7 +150,7 @@ def measure_latency(args, counter, api_url: str, token: str, worker_name: str) -
         if paused:
             app.control.add_consumer("webhooks", destination=[worker_name], reply=True, timeout=10)
         expected += count * WEBHOOKS if active else 0
-        wait_until(lambda: counter.value >= expected, timeout=120, what="deliveries to drain")
+        wait_until(lambda: receiver.count >= expected, timeout=120, what="deliveries to drain")
 
     for case in CASES:  # warm-up: connections, imports, caches
         block(case, 10, record=False)
@@ -275,14 +171,17 @@ def main() -> None:
     signal.alarm(args.time_limit)
 
     ensure_database(args.database_url)
-    configure(args)
+    django_setup(database_url=args.database_url, broker_url=args.broker_url, WEBHOOK_ALLOW_PRIVATE_NETWORKS="true")
     import redis
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.db import connection
     from rest_framework.authtoken.models import Token
 
+    from fulfil.processes import ChildProcess, wait_until
+    from scripts.receiver import ReceiverProcess
     from webhooks import services
+    from webhooks.events import event_emit
 
     call_command("migrate", interactive=False, verbosity=0)
     with connection.cursor() as cursor:
@@ -290,72 +189,55 @@ def main() -> None:
     redis.Redis.from_url(args.broker_url).flushdb()
 
     logs = Path(tempfile.mkdtemp(prefix="fulfil-webhook-bench-"))
-    context = multiprocessing.get_context("spawn")
-    counter, ready = context.Value("l", 0), context.Event()
-    receiver_port, api_port = free_port(), free_port()
+    api_url = f"http://127.0.0.1:{free_port()}"
     receiver = worker = web = None
     try:
-        receiver = context.Process(target=receive, args=(receiver_port, counter, ready), daemon=True)
-        receiver.start()
-        ready.wait(30)
-        receiver_url = f"http://127.0.0.1:{receiver_port}"
-
-        worker_log = logs / "worker.log"
-        worker_name = f"webhook-bench-{os.getpid()}@{socket.gethostname()}"
-        worker = spawn(
-            [sys.executable, "-m", "celery", "-A", "fulfil", "worker", "-Q", "webhooks,default"]
-            + ["-c", str(WORKER_PROCESSES), "--without-gossip", "--without-mingle", "-l", "WARNING"]
-            + ["-n", worker_name],
-            worker_log,
-        )
-        web_log = logs / "gunicorn.log"
-        web = spawn(
-            [sys.executable, "-m", "gunicorn", "fulfil.wsgi", "--bind", f"127.0.0.1:{api_port}"]
+        receiver = ReceiverProcess()
+        web = ChildProcess(
+            [sys.executable, "-m", "gunicorn", "fulfil.wsgi", "--bind", urlsplit(api_url).netloc]
             + ["--workers", "2", "--log-level", "warning"],
-            web_log,
+            log=logs / "gunicorn.log",
         )
-        api_url = f"http://127.0.0.1:{api_port}"
+        worker = worker_start(
+            "webhooks,default", concurrency=WORKER_PROCESSES, name="webhook-bench", log=logs / "worker.log"
+        )
 
         for n in range(WEBHOOKS):
-            services.webhook_create(url=f"{receiver_url}/hook/{n}", events=["product.created"], secret=f"s{n}")
+            services.webhook_create(url=receiver.url(f"/hook/{n}"), events=["product.created"], secret=f"s{n}")
         user = User.objects.create_superuser(f"bench-{secrets.token_hex(4)}", password=None)
         token = Token.objects.create(user=user).key
 
         # Ready when the worker has delivered a first event and gunicorn answers.
-        from webhooks.events import event_emit
-
         event_emit(event="product.created", data={"id": "warm-up"})
-        wait_until(lambda: counter.value >= WEBHOOKS, timeout=60, what="the Celery worker", log=worker_log)
-        wait_until(lambda: _answers(api_url), timeout=60, what="gunicorn", log=web_log)
+        wait_until(lambda: receiver.count >= WEBHOOKS, 60, "the first deliveries", worker)
+        wait_until(lambda: _answers(api_url), 60, "gunicorn", web)
 
         print(
             f"FulFil webhook benchmark{' (quick)' if args.quick else ''}: {os.cpu_count()} CPUs, "
             f"{WORKER_PROCESSES} worker processes, gunicorn with 2 workers, receiver answering 204 on loopback",
             flush=True,
         )
-        deliveries, elapsed = measure_throughput(args, counter, receiver_url)
+        deliveries, elapsed = measure_throughput(args, receiver)
         print(
             f"throughput: {deliveries} deliveries ({args.events} events x {WEBHOOKS} webhooks) in {elapsed:.2f} s "
             f"= {deliveries / elapsed:.0f} deliveries/s",
             flush=True,
         )
 
-        timings = measure_latency(args, counter, api_url, token, worker_name)
+        timings = measure_latency(args, receiver, api_url, token, worker.name)
         quiet = timings[CASES[0]]
+        quiet_median, quiet_p95 = percentiles(quiet)
         print(f"POST /api/v1/products through gunicorn, {len(quiet)} requests per case, {args.rounds} rounds:")
         print(f"  {'':<20}{'median':>9}{'p95':>9}{'ratio to 0 (median, p95)':>28}")
         for case in CASES:
-            values = timings[case]
-            ratio = f"{statistics.median(values) / statistics.median(quiet):.2f}, "
-            ratio += f"{percentile(values, 0.95) / percentile(quiet, 0.95):.2f}"
-            print(
-                f"  {case:<20}{statistics.median(values):>7.1f}ms{percentile(values, 0.95):>7.1f}ms{ratio:>28}",
-                flush=True,
-            )
+            median, p95 = percentiles(timings[case])
+            ratio = f"{median / quiet_median:.2f}, {p95 / quiet_p95:.2f}"
+            print(f"  {case:<20}{median:>7.1f}ms{p95:>7.1f}ms{ratio:>28}", flush=True)
     finally:
         signal.alarm(0)
         for process in (web, worker, receiver):
-            stop(process)
+            if process is not None:
+                process.stop()
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE webhooks_webhookdelivery, webhooks_webhook, products_product")
         print(f"(logs of the worker and gunicorn in {logs})")

@@ -3,26 +3,15 @@
 It points the suite at the real services, PostgreSQL and Redis on this machine unless
 DATABASE_URL and CELERY_BROKER_URL say otherwise, and stops the run at once with a message
 saying how to start them when they are down: a missing service never turns into skipped tests.
+The helpers the tests use live where the benchmarks and scripts use them too: real Celery workers
+and `wait_until` in fulfil/processes.py, the recording HTTP receiver in scripts/receiver.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
-import threading
-import time
-import uuid
-from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -68,168 +57,3 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             missing.append(f"  {name} is not reachable at {host}:{port}. Start it with:\n    {HOW_TO_START[name]}")
     if missing:
         pytest.exit("The test suite needs its services:\n" + "\n".join(missing), returncode=3)
-
-
-class WorkerProcess:
-    """A real Celery worker in its own process group, on the test database and broker."""
-
-    def __init__(self, queues: str, *, concurrency: int = 1, env: dict | None = None, name: str = "test") -> None:
-        from django.conf import settings
-
-        db = settings.DATABASES["default"]
-        self.log = tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False)  # noqa: SIM115
-        worker_env = {
-            **os.environ,
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            **(env or {}),
-        }
-        self.proc = subprocess.Popen(  # noqa: S603 - our own command line
-            [sys.executable, "-m", "celery", "-A", "fulfil", "worker", "-Q", queues, "-c", str(concurrency),
-             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", f"{name}-{uuid.uuid4().hex[:8]}@%h"],
-            cwd=settings.BASE_DIR, env=worker_env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if " ready." in Path(self.log.name).read_text(errors="replace"):
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(f"Celery worker did not start:\n{self.output()}")
-
-    def children(self) -> list[int]:
-        pids = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == self.proc.pid:
-                pids.append(int(stat.parent.name))
-        return pids
-
-    def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")[-4000:]
-
-    def kill(self) -> None:
-        """SIGKILL the whole worker, pool processes included: nothing gets to clean up."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-# --- A recording HTTP receiver on loopback (webhook tests, browser tests) ---------------------
-
-
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        return next((value for key, value in self.headers.items() if key.lower() == name.lower()), None)
-
-    @property
-    def json(self) -> dict:
-        return json.loads(self.body)
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes = b"ok"
-    headers: tuple[tuple[str, str], ...] = ()
-    delay: float = 0.0
-
-
-class Receiver:
-    """Answers each request with the next queued Reply (then 200 "ok") and records it."""
-
-    def __init__(self) -> None:
-        self.requests: list[Received] = []
-        self.replies: deque[Reply] = deque()
-        self.stopping = threading.Event()
-        self.port = 0
-
-    def reply(self, status: int = 200, body: bytes = b"ok", headers: dict | None = None, delay: float = 0.0) -> None:
-        self.replies.append(Reply(status, body, tuple((headers or {}).items()), delay))
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.requests
-
-
-def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            receiver.requests.append(Received(self.command, self.path, dict(self.headers.items()), body))
-            reply = receiver.replies.popleft() if receiver.replies else Reply()
-            if reply.delay and receiver.stopping.wait(reply.delay):
-                return
-            try:
-                self.send_response(reply.status)
-                for name, value in reply.headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
-            except OSError:
-                pass  # the client gave up (a timeout test)
-
-        do_GET = do_PUT = do_POST
-
-        def log_message(self, format, *args) -> None:
-            pass
-
-    return Handler
-
-
-@contextlib.contextmanager
-def running_receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
-    """A Receiver listening on a free port of `host` until the block ends."""
-    receiver = Receiver()
-    server = ThreadingHTTPServer((host, 0), _handler(receiver))
-    server.daemon_threads = True
-    server.block_on_close = False
-    receiver.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        receiver.stopping.set()
-        server.shutdown()
-        server.server_close()
-
-
-def wait_until(predicate, timeout: float, what: str, worker: WorkerProcess | None = None, *, interval: float = 0.05):
-    """Poll until predicate() is truthy and return it; on timeout fail saying what did not happen
-    (with the worker's log when one is given)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f"\n{worker.output()}" if worker else ""))

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from fulfil.testing import wait_until
+from fulfil.processes import wait_until
 from imports.models import ImportJob
 from products.models import Product
 

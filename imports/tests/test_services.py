@@ -7,7 +7,7 @@ import random
 import pytest
 from django.utils import timezone
 
-from fulfil.testing import wait_until
+from fulfil.processes import wait_until
 from imports import services
 from imports.models import ImportJob, ImportRowError
 from imports.run import ImportRun, import_job_run

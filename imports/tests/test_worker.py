@@ -9,7 +9,7 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from fulfil.testing import wait_until
+from fulfil.processes import wait_until
 from imports.models import ImportJob
 from imports.run import import_job_run
 from products.models import Product

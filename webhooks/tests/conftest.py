@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from fulfil.testing import Received
+from scripts.receiver import Received
 from webhooks import services
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from fulfil.testing import wait_until
+from fulfil.processes import wait_until
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

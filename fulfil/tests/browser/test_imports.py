@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fulfil.testing import wait_until
+from fulfil.processes import wait_until
 from fulfil.tests.browser.conftest import bar_drawn_full
 from imports.models import ImportJob
 from products.models import Product

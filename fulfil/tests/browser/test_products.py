@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fulfil.testing import wait_until
+from fulfil.processes import wait_until
 from fulfil.tests.browser.conftest import bar_drawn_full
 from products import services
 from products.models import Product, ProductDeletion

@@ -1,0 +1,144 @@
+"""Processes the tests and the benchmarks start and wait for: real Celery workers, gunicorn.
+
+Nothing happens at import and nothing here needs pytest, so the benchmarks use it as the test
+suite does (fulfil/testing.py, the pytest plugin, sets up the environment when imported).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+
+T = TypeVar("T")
+
+
+class ChildProcess:
+    """A command run from the project root in a process group of its own (its children stop with
+    it), with the caller's environment plus `env`, output to `log` (a temporary file if not given)."""
+
+    def __init__(
+        self, command: Sequence[str], *, env: Mapping[str, str] | None = None, log: Path | None = None
+    ) -> None:
+        self.own_log = log is None
+        if log is None:
+            with tempfile.NamedTemporaryFile(prefix="fulfil-process-", suffix=".log", delete=False) as f:
+                log = Path(f.name)
+        self.log = log
+        with log.open("w") as out:
+            self.proc = subprocess.Popen(  # noqa: S603 - our own command line
+                command,
+                cwd=ROOT,
+                env={**os.environ, **(env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def exited(self) -> bool:
+        return self.proc.poll() is not None
+
+    def output(self) -> str:
+        """The end of the log."""
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def children(self) -> list[int]:
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid:
+                pids.append(int(stat.parent.name))
+        return pids
+
+    def peak_rss_mb(self) -> float:
+        """The most memory the process (not its children) has held so far: VmHWM, read while it runs."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def kill(self) -> None:
+        """SIGKILL the whole group, children included: nothing gets to clean up."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM the group and wait, then SIGKILL it; a temporary log goes too."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self.own_log:
+            self.log.unlink(missing_ok=True)
+
+
+class CeleryWorker(ChildProcess):
+    """A real Celery worker (`celery -A fulfil worker`) on the database and broker its environment
+    names, listening on `queues`, named `<name>-<random>@<host>` (in `.name`)."""
+
+    def __init__(
+        self,
+        queues: str,
+        *,
+        pool: str = "prefork",
+        concurrency: int = 1,
+        name: str = "worker",
+        loglevel: str = "INFO",
+        env: Mapping[str, str] | None = None,
+        log: Path | None = None,
+    ) -> None:
+        self.name = f"{name}-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+        command = [sys.executable, "-m", "celery", "-A", "fulfil", "worker", "--queues", queues, "--pool", pool]
+        command += ["--concurrency", str(concurrency), "--hostname", self.name, "--loglevel", loglevel]
+        command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        super().__init__(command, env=env, log=log)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until the worker answers a ping, which it does once it consumes its queues, at any log level.
+
+        The caller's Celery app must be configured for the worker's broker."""
+        from fulfil.celery import app
+
+        def answers() -> bool:
+            return bool(app.control.ping(destination=[self.name], timeout=0.25))
+
+        wait_until(answers, timeout, f"the Celery worker {self.name} to start", self)
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float,
+    what: str,
+    worker: ChildProcess | None = None,
+    *,
+    interval: float = 0.05,
+) -> T:
+    """Poll until predicate() is truthy and return it; fail saying what did not happen on timeout,
+    or as soon as `worker` (a process the wait depends on) has exited, with its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if worker is not None and worker.exited():
+            raise AssertionError(f"gave up waiting for {what}: the process exited\n{worker.output()}")
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f"\n{worker.output()}" if worker else ""))
