@@ -284,7 +284,7 @@ def _max_length(field: str) -> int:
     from fulfil.fields import max_length
     from products.models import Product
 
-    return max_length(Product, field) or 0
+    return max_length(Product, field)
 
 
 def _validator(layout: Layout):

@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.translation import ngettext
 
 from fulfil.errors import ServiceError
+from fulfil.fields import max_length
 from webhooks import services
 from webhooks.delivery import webhook_send_test
 from webhooks.events import EVENTS, TEST_EVENT
@@ -25,7 +26,7 @@ FORM_FIELDS = ("url", "description", "events", "is_active", "headers", "retry_co
 
 class WebhookForm(forms.ModelForm):
     url = forms.URLField(
-        max_length=Webhook._meta.get_field("url").max_length,
+        max_length=max_length(Webhook, "url"),
         assume_scheme="https",
         widget=forms.URLInput(attrs={"size": 80}),
     )
@@ -35,7 +36,7 @@ class WebhookForm(forms.ModelForm):
     secret = forms.CharField(
         required=False,
         strip=False,
-        max_length=Webhook._meta.get_field("secret").max_length,
+        max_length=max_length(Webhook, "secret"),
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Optional. Signs every request (see the README for how receivers check it).",
     )
@@ -135,7 +136,7 @@ class WebhookAdmin(admin.ModelAdmin):
             # Read-only fields show what is stored: show whether a secret is set, never the secret,
             # and the headers masked, as the form and the API do.
             signing = ("Signing and headers", {"fields": ("has_secret", "masked_headers")})
-            fieldsets = [signing if name == signing[0] else (name, options) for name, options in fieldsets]
+            fieldsets = [signing if name == signing[0] else (name, options) for name, options in fieldsets]  # type: ignore[misc]  # a literal fieldset beside the stubs' precise type
         return fieldsets
 
     @admin.display(description="secret set", boolean=True)
@@ -197,7 +198,8 @@ class WebhookAdmin(admin.ModelAdmin):
         """GET: a form to pick the event and data. POST: send it now and show what came back."""
         webhook = self.get_object(request, unquote(object_id))
         if webhook is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # The admin's own "no such object" answer (a message and a redirect to the list).
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
         if not self.has_change_permission(request, webhook):
             raise PermissionDenied
         form = SendTestForm(request.POST or None)

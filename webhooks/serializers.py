@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from fulfil.fields import max_length
 from webhooks.events import EVENTS, TEST_EVENT
 from webhooks.headers import MASK, mask_headers, validate_headers
 from webhooks.models import Webhook, WebhookDelivery
@@ -39,7 +40,7 @@ class WebhookSerializer(serializers.ModelSerializer):
         allow_blank=True,
         allow_null=True,
         trim_whitespace=False,
-        max_length=Webhook._meta.get_field("secret").max_length,
+        max_length=max_length(Webhook, "secret"),
         help_text="Write-only. Empty or null removes it; leave it out to keep the current one.",
     )
     has_secret = serializers.SerializerMethodField()

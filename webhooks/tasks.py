@@ -13,7 +13,7 @@ from webhooks.models import WebhookDelivery
 
 # Results are not stored (one row per delivery in the result backend would double the writes);
 # the delivery log is the record. The time limit bounds a receiver that trickles its answer.
-_OPTIONS = {"ignore_result": True, "acks_late": True, "soft_time_limit": 90, "time_limit": 120}
+_OPTIONS: dict[str, Any] = {"ignore_result": True, "acks_late": True, "soft_time_limit": 90, "time_limit": 120}
 
 
 @shared_task(**_OPTIONS)
@@ -58,5 +58,5 @@ def webhook_deliver_task(
     )
     if outcome.retry_in is not None:
         retry = {"attempt": attempt + 1, "trigger": WebhookDelivery.Trigger.RETRY.value, "key": None}
-        return self.retry(countdown=outcome.retry_in, kwargs={**self.request.kwargs, **retry}, throw=False)
+        return self.retry(countdown=outcome.retry_in, kwargs={**(self.request.kwargs or {}), **retry}, throw=False)
     return None
