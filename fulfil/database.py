@@ -8,10 +8,16 @@ at a time, one process in the quick start) gets the plain equivalent.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-from django.db import connection, connections
-from django.db.models import Model
+from django.db import InterfaceError, OperationalError, connection, connections
+from django.db.models import Model, QuerySet
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def is_postgresql(using: str = "default") -> bool:
@@ -63,3 +69,53 @@ def table_row_estimate(model: type[Model], using: str = "default") -> int | None
         cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table])
         row = cursor.fetchone()
     return int(row[0]) if row and row[0] >= 0 else None
+
+
+# A transaction that fails for a reason that passes (the connection cut or the server restarting,
+# a deadlock PostgreSQL broke, a lock wait past lock_timeout) is tried again for this long.
+RETRY_SECONDS = 120.0
+_RETRY_FIRST_WAIT = 0.5
+_RETRY_LONGEST_WAIT = 10.0
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error that trying again can cure: a lost connection, a deadlock, a lock timeout."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def with_retries(work: Callable[[], T], *, what: str, seconds: float = RETRY_SECONDS) -> T:
+    """Run `work` (one transaction, or a statement in autocommit) until it succeeds, trying again
+    after transient errors with a growing pause, on a fresh connection when the old one broke,
+    for up to `seconds`. Inside a caller's transaction it runs once: that transaction is the
+    caller's to retry."""
+    if connection.in_atomic_block:
+        return work()
+    deadline = time.monotonic() + seconds
+    wait = _RETRY_FIRST_WAIT
+    while True:
+        try:
+            return work()
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() + wait > deadline:
+                raise
+            logger.warning("%s: %s; trying again in %.1f s", what, str(exc).strip() or type(exc).__name__, wait)
+            connection.close_if_unusable_or_obsolete()  # a broken one is opened afresh next time
+            time.sleep(wait)
+            wait = min(wait * 2, _RETRY_LONGEST_WAIT)
+
+
+def set_lock_timeout(seconds: float) -> None:
+    """Inside a transaction: give up a row lock wait after `seconds` (PostgreSQL), as an error
+    with_retries tries again, so no wait on another transaction lasts for ever."""
+    if is_postgresql():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(seconds * 1000)}ms"])
+
+
+def delete_in_batches(queryset: QuerySet[Any], *, batch: int = 5000) -> int:
+    """Delete what `queryset` selects a batch at a time, each its own short statement, so no
+    single statement runs long or holds many locks; returns how many."""
+    deleted = 0
+    while ids := list(queryset.order_by().values_list("pk", flat=True)[:batch]):
+        deleted += queryset.model._default_manager.filter(pk__in=ids).delete()[0]
+    return deleted

@@ -13,14 +13,18 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models, transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from fulfil.database import session_lock
+from fulfil.database import session_lock, with_retries
 from fulfil.errors import Conflict
 from fulfil.fields import fit
 
@@ -43,8 +47,13 @@ class BackgroundJob(models.Model):
         REVOKED = "REVOKED", "Cancelled"
 
     FINISHED = (Status.SUCCESS, Status.FAILURE, Status.REVOKED)
+    RUNNING = (Status.STARTED, Status.PROGRESS)
     # The serializer of this job type's status payload (see background_job_status).
     STATUS_SERIALIZER: ClassVar[str]
+    # A failed job's phase is "<FAILED_PHASE>: <reason>"; FAILED_EVENT (data: task_id, error) is
+    # the webhook event of a failure, if the job type has one.
+    FAILED_PHASE: ClassVar[str] = "Failed"
+    FAILED_EVENT: ClassVar[str | None] = None
 
     task_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
@@ -97,17 +106,26 @@ class JobFailed(Exception):
     """The job cannot go on, for a reason a person can act on (the message says it)."""
 
 
+class JobLost(Exception):
+    """The job's record says it is no longer this run's to write: housekeeping failed it as stale,
+    or it was queued again. The run stops without writing."""
+
+
+class JobBusy(Exception):
+    """Another run of the job holds it (see JobRunner.run); try again later."""
+
+
 class JobRunner(Generic[J]):
     """One run of a background job. Subclasses set the class attributes and write `work()`."""
 
     noun: ClassVar[str] = "job"  # in log lines: "import 5 started"
     start_status: ClassVar[str] = BackgroundJob.Status.STARTED
     start_phase: ClassVar[str] = "Starting"
-    failed_phase: ClassVar[str] = "Failed"  # the phase of a failed job is "<failed_phase>: <reason>"
     internal_error: ClassVar[str] = "an internal error stopped it; what was committed so far stays"
-    failed_event: ClassVar[str | None] = None  # the webhook event of a failure: data {task_id, error}
     lock_namespace: ClassVar[int]  # one run of a job at a time (see run)
     model: ClassVar[type[BackgroundJob]]
+    # Why a job is failed instead of started again after its worker died max_attempts times.
+    crashed: ClassVar[str] = "the worker stopped {attempts} times while running it"
 
     def __init__(
         self,
@@ -137,34 +155,50 @@ class JobRunner(Generic[J]):
     def run(self) -> J:
         """Run the job, or resume it after a crash; a finished job is left as it is.
 
-        A PostgreSQL session lock on the job makes a task delivered twice (a broker redelivery
-        while the first run is alive) a no-op instead of a second run of the same job.
+        A PostgreSQL session lock on the job means one run at a time: a task delivered twice, or
+        queued again while an earlier run is still alive, gets JobBusy instead of a second run.
         """
         job = self.job
         if not self.persist:
             return self._run()
         with session_lock(self.lock_namespace, job.pk) as mine:
             if not mine:
-                self.log.info("%s %s is running elsewhere; not starting it twice", self.noun, job.pk)
-                return job
+                raise JobBusy(f"{self.noun} {job.pk} is being run by another worker")
             job.refresh_from_db()
-            return self._run()
+            try:
+                return self._run()
+            except JobLost:
+                job.refresh_from_db()
+                self.log.warning(
+                    "%s %s stopped: it is %s elsewhere", self.noun, job.pk, job.status, extra={"job_id": job.pk}
+                )
+                return job
 
     def _run(self) -> J:
         job = self.job
         if job.is_finished:
             return job
         if job.cancel_requested:
-            self._end(job.Status.REVOKED, "Cancelled before it started")
+            self._end(job.Status.REVOKED, "Cancelled before it started", running=(job.Status.PENDING, *job.RUNNING))
+            return job
+        if job.status in job.RUNNING and job.attempts >= settings.IMPORT_MAX_ATTEMPTS:
+            # Started this often and never finished: each time its worker died. Running it again
+            # would only take the next worker down; fail it, so the queue moves on.
+            self.fail(self.crashed.format(attempts=job.attempts), running=job.RUNNING)
             return job
         job.attempts += 1
         job.status, job.phase = self.start_status, self.start_phase
         job.started_at = job.started_at or timezone.now()
-        self.save("attempts", "status", "phase", "started_at")
+        self.save("attempts", "status", "phase", "started_at", running=(job.Status.PENDING, *job.RUNNING))
         self.log.info("%s %s started (attempt %s)", self.noun, job.pk, job.attempts, extra={"job_id": job.pk})
         self.on_progress(job)
         try:
             phase = self.work()
+        except JobLost:
+            raise
+        except SoftTimeLimitExceeded:
+            limit = settings.CELERY_TASK_SOFT_TIME_LIMIT
+            self.fail(f"it ran past its time limit of {limit:,} s; what was committed stays, and Retry resumes it")
         except JobCancelled as stop:
             self._end(job.Status.REVOKED, str(stop))
             self.log.info("%s %s cancelled: %s", self.noun, job.pk, stop, extra={"job_id": job.pk})
@@ -187,11 +221,17 @@ class JobRunner(Generic[J]):
         self.save("status", "phase", *fields)
         self.on_progress(self.job)
 
-    def save(self, *fields: str) -> None:
-        """Save these fields of the job, with its heartbeat (in the caller's transaction, if any)."""
-        if self.persist:
-            self.job.heartbeat_at = timezone.now()
-            self.job.save(update_fields=[*fields, "heartbeat_at", "updated_at"])
+    def save(self, *fields: str, running: tuple[str, ...] = BackgroundJob.RUNNING) -> None:
+        """Save these fields of the job with its heartbeat, if the job is still in a `running`
+        state: otherwise it is no longer this run's (JobLost). In the caller's transaction, if any."""
+        if not self.persist:
+            return
+        job = self.job
+        job.heartbeat_at = job.updated_at = timezone.now()
+        values = {name: getattr(job, name) for name in (*fields, "heartbeat_at", "updated_at")}
+        saved = type(job)._default_manager.filter(pk=job.pk, status__in=running)
+        if not with_retries(lambda: saved.update(**values), what=f"saving {self.noun} {job.pk}"):
+            raise JobLost
 
     def checkpoint(self, cancelled_phase: Callable[[], str]) -> None:
         """After a chunk has committed: report progress, then stop if someone asked it to."""
@@ -204,23 +244,23 @@ class JobRunner(Generic[J]):
         if self.should_stop():
             return True
         job = self.job
-        return self.persist and type(job)._default_manager.filter(pk=job.pk, cancel_requested=True).exists()
+        asked = type(job)._default_manager.filter(pk=job.pk, cancel_requested=True)
+        return self.persist and with_retries(asked.exists, what=f"reading {self.noun} {job.pk}")
 
-    def fail(self, reason: str) -> None:
+    def fail(self, reason: str, *, running: tuple[str, ...] = BackgroundJob.RUNNING) -> None:
         """Record that the job failed and why; log it and emit the job type's failure event."""
         job = self.job
-        job.error_message = reason
-        self._end(job.Status.FAILURE, fit(type(job), "phase", f"{self.failed_phase}: {reason}"), "error_message")
-        self.log.warning("%s %s failed: %s", self.noun, job.pk, reason, extra={"job_id": job.pk})
-        if self.persist and self.failed_event:
-            from webhooks.events import event_emit
+        if not self.persist:
+            job.status, job.phase, job.error_message = job.Status.FAILURE, _failed_phase(job, reason), reason
+            job.finished_at = timezone.now()
+            self.log.warning("%s %s failed: %s", self.noun, job.pk, reason, extra={"job_id": job.pk})
+        elif not background_job_fail(job=job, reason=reason, running=running, log=self.log):
+            raise JobLost
 
-            event_emit(event=self.failed_event, data={"task_id": job.task_id, "error": reason})
-
-    def _end(self, status: str, phase: str, *fields: str) -> None:
+    def _end(self, status: str, phase: str, *fields: str, running: tuple[str, ...] = BackgroundJob.RUNNING) -> None:
         job = self.job
         job.status, job.phase, job.finished_at = status, phase, timezone.now()
-        self.save("status", "phase", "finished_at", *fields)
+        self.save("status", "phase", "finished_at", *fields, running=running)
 
 
 # --- Starting, cancelling, reading -----------------------------------------------------------
@@ -231,7 +271,7 @@ def job_owner(user: AbstractBaseUser | AnonymousUser | None) -> Any:
     return user if user is not None and user.is_authenticated else None
 
 
-def background_job_enqueue(*, job: BackgroundJob, task: Task, failed: str = "Failed") -> None:
+def background_job_enqueue(*, job: BackgroundJob, task: Task) -> None:
     """Queue the job's task (argument: the job id; task id: the job's) once the transaction commits.
 
     If the broker cannot take it, the job fails at once with the reason, so it can be retried,
@@ -244,7 +284,7 @@ def background_job_enqueue(*, job: BackgroundJob, task: Task, failed: str = "Fai
         except Exception as exc:  # kombu raises OperationalError and friends
             logger.error("could not queue %s %s: %s", job._meta.model_name, job.pk, exc, extra={"job_id": job.pk})
             job.error_message = f"the task queue is unreachable ({exc}); nothing was done, retry when it is back"
-            job.status, job.phase = job.Status.FAILURE, f"{failed}: the task queue is unreachable"
+            job.status, job.phase = job.Status.FAILURE, f"{job.FAILED_PHASE}: the task queue is unreachable"
             job.finished_at = timezone.now()
             job.save(update_fields=["error_message", "status", "phase", "finished_at", "updated_at"])
 
@@ -288,9 +328,15 @@ def background_job_status(job: BackgroundJob, **context: Any) -> dict[str, Any]:
     return dict(import_string(job.STATUS_SERIALIZER)(job, context=context).data)
 
 
+# How long a job's task waits before trying again while another run holds the job, and how often.
+BUSY_RETRY_SECONDS = 30
+BUSY_RETRIES = 120
+
+
 def background_job_task(task: Task, runner: type[JobRunner], job_id: int) -> dict[str, Any]:
     """The body of every job's Celery task: run (or resume) the job, with its status payload as the
-    task's progress and result; a failed job fails the task, with the job's reason."""
+    task's progress and result; a failed job fails the task, with the job's reason. While another
+    run holds the job (one that housekeeping gave up on may still be winding down), it waits."""
     job = runner.model._default_manager.filter(pk=job_id).first()
     if job is None:
         return {"job_id": job_id, "status": "missing"}
@@ -298,10 +344,60 @@ def background_job_task(task: Task, runner: type[JobRunner], job_id: int) -> dic
     def progress(job: BackgroundJob) -> None:
         task.update_state(state="PROGRESS", meta=background_job_status(job, for_task=True))
 
-    job = runner(job, on_progress=progress).run()
+    try:
+        job = runner(job, on_progress=progress).run()
+    except JobBusy as exc:
+        raise task.retry(exc=exc, countdown=BUSY_RETRY_SECONDS, max_retries=BUSY_RETRIES) from None
     if job.status == job.Status.FAILURE:
         raise JobFailed(job.error_message)
     return background_job_status(job, for_task=True)
+
+
+def background_job_fail(
+    *, job: BackgroundJob, reason: str, running: tuple[str, ...] = BackgroundJob.RUNNING, log: logging.Logger = logger
+) -> bool:
+    """Fail a job that is in a `running` state, saying why; log it and emit its type's failure
+    event. False (and nothing done) when it is in another state by now."""
+    now = timezone.now()
+    values = {
+        "status": job.Status.FAILURE,
+        "phase": _failed_phase(job, reason),
+        "error_message": reason,
+        "finished_at": now,
+        "heartbeat_at": now,
+        "updated_at": now,
+    }
+    failing = type(job)._default_manager.filter(pk=job.pk, status__in=running)
+    if not with_retries(lambda: failing.update(**values), what=f"failing {job._meta.model_name} {job.pk}"):
+        return False
+    for name, value in values.items():
+        setattr(job, name, value)
+    log.warning("%s %s failed: %s", job._meta.model_name, job.pk, reason, extra={"job_id": job.pk})
+    if job.FAILED_EVENT:
+        from webhooks.events import event_emit
+
+        event_emit(event=job.FAILED_EVENT, data={"task_id": job.task_id, "error": reason})
+    return True
+
+
+def _failed_phase(job: BackgroundJob, reason: str) -> str:
+    return fit(type(job), "phase", f"{job.FAILED_PHASE}: {reason}")
+
+
+def background_jobs_fail_stale(*, now: datetime | None = None) -> int:
+    """Fail running jobs that have not reported for JOB_STALE_AFTER seconds: their worker is gone
+    (killed for good, or cut off from the database), so nothing would ever finish them. They can
+    then be retried (an import resumes), and housekeeping removes them in time. Returns how many."""
+    seconds = settings.JOB_STALE_AFTER
+    cutoff = (now or timezone.now()) - timedelta(seconds=seconds)
+    reason = f"its worker stopped reporting for {seconds // 60} minutes (it was stopped or lost the database)"
+    failed = 0
+    for model in _job_models():
+        last_heard = Coalesce("heartbeat_at", "started_at", "updated_at")
+        stale = model._default_manager.filter(status__in=BackgroundJob.RUNNING).alias(heard=last_heard)
+        for job in stale.filter(heard__lt=cutoff):
+            failed += background_job_fail(job=job, reason=reason)
+    return failed
 
 
 def _job_models() -> list[type[BackgroundJob]]:

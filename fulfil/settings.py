@@ -294,6 +294,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "fulfil.tasks.cleanup_old_imports",
         "schedule": crontab(minute=15),  # hourly, at a quarter past
     },
+    "fail-stale-jobs": {"task": "fulfil.tasks.fail_stale_jobs", "schedule": 60.0},
 }
 CELERY_RESULT_EXPIRES = _int("CELERY_RESULT_EXPIRES_DAYS", 7, minimum=1) * 86400
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -325,8 +326,19 @@ PRODUCT_DELETE_BATCH_SIZE = _int("PRODUCT_DELETE_BATCH_SIZE", 10_000, minimum=1,
 
 # Rows per transaction; chosen by benchmarks/import_bench.py (see the README's figures).
 IMPORT_CHUNK_SIZE = _int("IMPORT_CHUNK_SIZE", 5000, minimum=1, maximum=50_000)
-# Database connections an import writes on at once (PostgreSQL); commits still follow the file.
+# Database connections an import writes on at once (PostgreSQL); see imports.pipeline.
 IMPORT_WRITERS = _int("IMPORT_WRITERS", 2, minimum=1, maximum=8)
+# The longest record read from a file (bytes; characters for non-ASCII text); a longer one is a
+# row error, read past without being held in memory.
+IMPORT_MAX_ROW_BYTES = _int("IMPORT_MAX_ROW_BYTES", 1 << 20, minimum=1024, maximum=64 << 20)
+# Rejected rows stored per import (the error report lists these); the rest are counted only.
+IMPORT_MAX_STORED_ERRORS = _int("IMPORT_MAX_STORED_ERRORS", 10_000, minimum=1)
+# A job whose worker died this many times while running it is failed instead of started again,
+# so a file that kills workers cannot block the queue.
+IMPORT_MAX_ATTEMPTS = _int("IMPORT_MAX_ATTEMPTS", 3, minimum=1)
+# A running import or delete-all that has not reported for this many seconds is failed by
+# housekeeping (its worker is gone), so it can be retried.
+JOB_STALE_AFTER = _int("JOB_STALE_AFTER", 600, minimum=60)
 # Finished imports (and their uploaded files) and delete-all records are removed after this many days.
 IMPORT_RETENTION_DAYS = _int("IMPORT_RETENTION_DAYS", 30, minimum=1)
 # Uploads larger than this are refused with 413.

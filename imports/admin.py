@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -10,6 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from fulfil import permissions
+from fulfil.booleans import parse_bool
 from fulfil.errors import ServiceError
 from fulfil.jobs import background_job_status
 from imports import services
@@ -151,7 +154,13 @@ class ImportJobAdmin(admin.ModelAdmin):
         return self._act(request, pk, services.import_job_cancel, "Cancelling: the import stops after this chunk.")
 
     def retry_view(self, request: HttpRequest, pk: int):
-        return self._act(request, pk, services.import_job_retry, "The import was queued again.")
+        """Retry: resume where it stopped; "Start over" (start_over=true): from the first row."""
+        if parse_bool(request.POST.get("start_over", ""), empty=False):
+            retry = partial(services.import_job_retry, start_over=True)
+            return self._act(request, pk, retry, "The import was queued again, to run from its first row.")
+        return self._act(
+            request, pk, services.import_job_retry, "The import was queued again; it resumes where it stopped."
+        )
 
     def _act(self, request: HttpRequest, pk: int, action, done: str):
         if request.method != "POST" or not self._may_import(request):

@@ -38,6 +38,14 @@ class UploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A CSV with columns sku and name, optionally description and active.")
 
 
+class RetrySerializer(serializers.Serializer):
+    start_over = serializers.BooleanField(
+        default=False,
+        help_text="Forget what earlier runs committed and import from the first row (the default resumes; "
+        "a file that changed since is imported from the first row either way).",
+    )
+
+
 class UploadViewSet(viewsets.GenericViewSet):
     """`POST products/upload` accepts a CSV to import in the background; `GET
     products/upload/{task_id}/status` says where it is."""
@@ -129,9 +137,13 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(job).data)
 
     @extend_schema(
-        request=None, responses={202: ImportJobSerializer, 409: OpenApiResponse(description="Not retryable.")}
+        request=RetrySerializer,
+        responses={202: ImportJobSerializer, 409: OpenApiResponse(description="Not retryable.")},
     )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str | None = None) -> Response:
-        job = services.import_job_retry(job=self.get_object())
+        """Run a failed or cancelled import again: from where it stopped, or from its first row."""
+        options = RetrySerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        job = services.import_job_retry(job=self.get_object(), start_over=options.validated_data["start_over"])
         return Response(self.get_serializer(job).data, status=status.HTTP_202_ACCEPTED)

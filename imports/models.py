@@ -39,6 +39,10 @@ class ImportJob(BackgroundJob):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_jobs"
     )
     dry_run = models.BooleanField(default=False)
+    start_over = models.BooleanField(default=False, help_text="The next run forgets earlier runs' progress.")
+    file_digest = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the file as imported; a retry of another file starts over."
+    )
     chunk_size = models.PositiveIntegerField(default=0, help_text="0: the setting's default.")
     encoding = models.CharField(max_length=16, blank=True)
     delimiter = models.CharField(max_length=4, blank=True)
@@ -51,6 +55,8 @@ class ImportJob(BackgroundJob):
     error_count = models.PositiveIntegerField(default=0)
 
     STATUS_SERIALIZER = "imports.serializers.ImportJobStatusSerializer"
+    FAILED_PHASE = "Import failed"
+    FAILED_EVENT = "import.failed"
 
     class Meta:
         ordering = ("-created_at", "-id")

@@ -5,13 +5,15 @@ A file is first *inspected* (encoding, delimiter, header), which either gives a 
 or raises `FileError` with one clear message when the file cannot be imported at all.
 `records()` then streams the file with the layout, yielding every data record exactly once,
 either as a validated `Row` or as a `RowError` that says line, SKU (when known), column and
-reason. Nothing here holds more than one record in memory.
+reason. Nothing here holds more than one record in memory, and no record is read whole past
+`Layout.max_record` characters (see `_Lines`), so a hostile file cannot run a worker out of memory.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import re
 from collections.abc import Iterator
@@ -25,6 +27,11 @@ OPTIONAL = ("description", "active")
 KNOWN = REQUIRED + OPTIONAL
 # csv's own limit on one field, in characters; a longer field is a row error.
 MAX_FIELD_CHARS = 131_072
+# The longest record read (characters of the decoded text, so bytes for ASCII), unless the caller
+# says otherwise (IMPORT_MAX_ROW_BYTES); a longer one is a row error, read past without keeping it.
+MAX_RECORD_CHARS = 1 << 20
+# More fields than this in a record is a row error of its own (the header's count is the rule).
+MAX_FIELDS = 4096
 DELIMITERS = (",", ";", "\t")
 
 _BOM = codecs.BOM_UTF8
@@ -66,6 +73,8 @@ class Layout:
     header_line: int
     unknown: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    max_record: int = MAX_RECORD_CHARS
+    digest: str = ""  # SHA-256 of the whole file, once inspected
 
     @property
     def present(self) -> tuple[str, ...]:
@@ -85,16 +94,19 @@ def _check_not_binary(sample: bytes) -> None:
         raise FileError("The file is binary, not a CSV text file.")
 
 
-def detect_encoding(file: BinaryIO) -> tuple[str, list[str]]:
-    """UTF-8 when the file decodes as UTF-8; Windows-1252 (Excel's export) when it clearly does not.
+def detect_encoding(file: BinaryIO) -> tuple[str, list[str], str]:
+    """(encoding, warnings, SHA-256 of the file): UTF-8 when the file decodes as UTF-8; Windows-1252
+    (Excel's export) when it clearly does not. The digest comes with the one pass over the file.
 
     A file that is mostly valid UTF-8 with a few bad bytes stays UTF-8 (those rows become
     "undecodable bytes" errors) rather than turning every accented letter into mojibake.
     """
     file.seek(0)
     decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    digest = hashlib.sha256()
     invalid = multibyte = 0
     while block := file.read(_BLOCK):
+        digest.update(block)
         text = decoder.decode(block)
         bad = len(_UNDECODABLE.findall(text))
         invalid += bad
@@ -102,10 +114,15 @@ def detect_encoding(file: BinaryIO) -> tuple[str, list[str]]:
     invalid += len(_UNDECODABLE.findall(decoder.decode(b"", final=True)))
     file.seek(0)
     if invalid == 0:
-        return "utf-8", []
+        return "utf-8", [], digest.hexdigest()
     if multibyte >= invalid:
-        return "utf-8", [f"{invalid} byte(s) are not valid UTF-8; the rows containing them are reported as errors."]
-    return "cp1252", ["The file is not UTF-8; it was read as Windows-1252 (Excel's CSV export encoding)."]
+        warning = f"{invalid} byte(s) are not valid UTF-8; the rows containing them are reported as errors."
+        return "utf-8", [warning], digest.hexdigest()
+    return (
+        "cp1252",
+        ["The file is not UTF-8; it was read as Windows-1252 (Excel's CSV export encoding)."],
+        digest.hexdigest(),
+    )
 
 
 def _text(file: BinaryIO, encoding: str) -> io.TextIOWrapper:
@@ -157,11 +174,12 @@ def inspect(file: BinaryIO) -> Layout:
     """Read the whole file once to choose its encoding, then its header; FileError when unusable."""
     file.seek(0)
     _check_not_binary(file.read(_SAMPLE))
-    encoding, warnings = detect_encoding(file)
+    encoding, warnings, digest = detect_encoding(file)
     with _detached(_text(file, encoding)) as text:
         opening = text.read(_SAMPLE)
     layout = layout_from_header(opening, encoding)
     layout.warnings[:0] = warnings
+    layout.digest = digest
     return layout
 
 
@@ -215,11 +233,51 @@ class _detached:
 # --- Reading records --------------------------------------------------------------------------
 
 
+class _RecordTooLong(Exception):
+    """The record being read is longer than the limit; its line has been read past."""
+
+
+class _Lines:
+    """The physical lines of a text stream, for csv.reader, never more than `cap` characters of
+    one record: the line that passes it is read past in pieces of `cap` (so memory stays flat
+    whatever its length) and the record is refused with _RecordTooLong. The reader says where a
+    record ends by calling `record_read()`."""
+
+    __slots__ = ("_readline", "cap", "used", "line")
+
+    def __init__(self, text: io.TextIOWrapper, cap: int) -> None:
+        self._readline = text.readline
+        self.cap = cap
+        self.used = 0  # characters of the record being read
+        self.line = 0  # physical lines read
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        piece = self._readline(self.cap + 1)
+        if not piece:
+            raise StopIteration
+        self.line += 1
+        self.used += len(piece)
+        if self.used <= self.cap:
+            return piece
+        while piece and piece[-1] not in "\r\n":
+            piece = self._readline(self.cap + 1)
+        raise _RecordTooLong
+
+    def record_read(self) -> int:
+        """The last line of the record just read; the next record starts afresh."""
+        self.used = 0
+        return self.line
+
+
 def _raw_records(file: BinaryIO, layout: Layout) -> Iterator[tuple[int, list[str] | str]]:
     """(first line, fields) for each data record after the header, or (first line, reason) for a
-    record the CSV reader could not read. Blank lines are skipped."""
+    record that cannot be read. Blank lines are skipped."""
     with _detached(_text(file, layout.encoding)) as text:
-        reader = csv.reader(text, delimiter=layout.delimiter, strict=True)
+        lines = _Lines(text, layout.max_record)
+        reader = csv.reader(lines, delimiter=layout.delimiter, strict=True)
         last_line = 0
         seen_header = False
         while True:
@@ -228,19 +286,21 @@ def _raw_records(file: BinaryIO, layout: Layout) -> Iterator[tuple[int, list[str
                 fields = next(reader)
             except StopIteration:
                 return
-            except csv.Error as exc:
-                last_line = reader.line_num
+            except (csv.Error, _RecordTooLong) as exc:
+                last_line = lines.record_read()
                 if not seen_header:
-                    raise FileError(f"The header cannot be read: {exc}.") from None
-                yield start, _csv_error_reason(exc, start, last_line)
+                    raise FileError(f"The header cannot be read: {_reason(exc, start, last_line, layout)}") from None
+                yield start, _reason(exc, start, last_line, layout)
                 continue
-            last_line = reader.line_num
+            last_line = lines.record_read()
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue
-            if seen_header:
-                yield start, fields
-            else:
+            if not seen_header:
                 seen_header = True
+            elif len(fields) > MAX_FIELDS:
+                yield start, f"The record has {len(fields):,} fields; at most {MAX_FIELDS:,} are read."
+            else:
+                yield start, fields
 
 
 def records(file: BinaryIO, layout: Layout, *, skip: int = 0) -> Iterator[Row | RowError]:
@@ -264,9 +324,14 @@ def count_records(file: BinaryIO, layout: Layout) -> int:
     return sum(1 for _ in _raw_records(file, layout))
 
 
-def _csv_error_reason(exc: csv.Error, start: int, end: int) -> str:
+def _reason(exc: csv.Error | _RecordTooLong, start: int, end: int, layout: Layout) -> str:
     message = str(exc)
     where = f" (lines {start}-{end})" if end > start else ""
+    if isinstance(exc, _RecordTooLong):
+        return (
+            f"The record is longer than the limit of {layout.max_record:,} bytes (IMPORT_MAX_ROW_BYTES){where}; "
+            f"it was skipped up to the end of line {end}."
+        )
     if "field larger" in message:
         return f"A field is longer than {MAX_FIELD_CHARS:,} characters{where}."
     if "expected after" in message or "end of data" in message:

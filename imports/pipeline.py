@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 
 from django.db import connections
 
@@ -20,7 +19,7 @@ from products.services import ProductBatch, UpsertResult, product_batch_build
 
 @dataclass(slots=True)
 class Chunk:
-    seq: int  # its place in the file: records [seq * size, (seq + 1) * size)
+    seq: int  # its place in the file: the seq-th chunk (the same on every run of the same file)
     records: int  # data records read, valid or not
     errors: list[parsing.RowError]
     batch: ProductBatch
@@ -29,6 +28,22 @@ class Chunk:
 
 # How long the reader waits for room before looking again whether it should stop.
 _POLL_SECONDS = 0.1
+# A chunk ends after this many characters of product values even before `size` records, so a
+# file of very long rows cannot fill memory with a few chunks of them.
+CHUNK_CHARS = 16 << 20
+
+
+def _take(rows: Iterator[parsing.Row | parsing.RowError], size: int) -> list[parsing.Row | parsing.RowError]:
+    """The next chunk's records: `size` of them, or fewer holding CHUNK_CHARS characters of values."""
+    items: list[parsing.Row | parsing.RowError] = []
+    chars = 0
+    for item in rows:
+        items.append(item)
+        if type(item) is parsing.Row:
+            chars += len(item.sku) + len(item.name) + len(item.description or "")
+        if len(items) >= size or chars >= CHUNK_CHARS:
+            break
+    return items
 
 
 @contextlib.contextmanager
@@ -45,9 +60,9 @@ def prepared_chunks(
 
     Reading the CSV and building model instances is pure Python, and writing a chunk is mostly
     waiting for PostgreSQL, so the next chunk is prepared while the current one is written.
-    At most two prepared chunks wait, so memory stays flat whatever the file size. `rows` begin
-    at chunk number `first`; chunks whose number is in `skip` (committed before a crash) are read
-    past, not built.
+    A chunk is `size` records, or fewer when they hold CHUNK_CHARS of values, and at most two
+    prepared chunks wait, so memory stays flat whatever the file. `rows` begin at chunk number
+    `first`; chunks whose number is in `skip` (committed before a crash) are read past, not built.
     """
     ready: queue.Queue[Chunk | BaseException | None] = queue.Queue(maxsize=2)
     stop = threading.Event()
@@ -63,7 +78,7 @@ def prepared_chunks(
     def produce() -> None:
         try:
             seq = first
-            while not stop.is_set() and (items := list(islice(rows, size))):
+            while not stop.is_set() and (items := _take(rows, size)):
                 if seq not in skip:
                     valid = [item for item in items if type(item) is parsing.Row]
                     errors = [item for item in items if type(item) is parsing.RowError]

@@ -6,22 +6,23 @@ says only what is particular to an import.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from fulfil.database import parallel_writers_supported, relax_commit
-from fulfil.jobs import JobCancelled, JobFailed, JobRunner
+from fulfil.database import parallel_writers_supported, relax_commit, set_lock_timeout, with_retries
+from fulfil.jobs import JobCancelled, JobFailed, JobLost, JobRunner
 from imports import parsing
 from imports.models import ImportChunk, ImportJob, ImportRowError
 from imports.pipeline import Chunk, prepared_chunks, written_chunks
+from imports.services import import_job_forget_progress
 from products.selectors import product_existing_keys
 from products.services import ProductBatch, UpsertResult, product_batch_upsert
 from webhooks import events
@@ -30,6 +31,10 @@ from webhooks.events import event_emit
 logger = logging.getLogger(__name__)
 
 ErrorsCallback = Callable[[Sequence[parsing.RowError]], None]
+
+# The longest a chunk waits for a row another transaction holds before its try is given up (and
+# tried again): a lock cycle with other writers of the same products cannot last.
+LOCK_TIMEOUT = 30.0
 
 
 class ImportRun(JobRunner[ImportJob]):
@@ -45,9 +50,8 @@ class ImportRun(JobRunner[ImportJob]):
     noun = "import"
     model = ImportJob
     start_phase = "Parsing CSV"
-    failed_phase = "Import failed"
     internal_error = "an internal error stopped it; the rows committed so far stay"
-    failed_event = events.IMPORT_FAILED
+    crashed = "the worker stopped {attempts} times while importing this file"
     lock_namespace = 7301
 
     def __init__(
@@ -62,27 +66,39 @@ class ImportRun(JobRunner[ImportJob]):
         self.on_errors = on_errors or (lambda errors: None)
         self.upsert: Callable[..., UpsertResult] = product_batch_upsert if self.persist else _Preview()
         self.last_stamp: datetime | None = None
+        self.notes: list[str] = []  # warnings of this run, shown with the file's own
+        self.errors_stored = 0
+        self.errors_lock = threading.Lock()
 
     def work(self) -> str:
         job = self.job
-        done = set(job.chunks.values_list("seq", flat=True)) if self.persist else set()
         try:
             with job.file_path.open("rb") as file:
                 layout = parsing.inspect(file)
+                layout.max_record = settings.IMPORT_MAX_ROW_BYTES
+                done = self._committed_chunks(layout)
                 job.encoding, job.delimiter = layout.encoding, layout.delimiter
-                job.columns, job.warnings = list(layout.present), layout.warnings
+                job.columns, job.warnings = list(layout.present), [*layout.warnings, *self.notes]
                 job.total_rows = parsing.count_records(file, layout)
                 if not done and self.persist:
                     data = {"task_id": job.task_id, "filename": job.original_name, "total_rows": job.total_rows}
                     event_emit(event=events.IMPORT_STARTED, data=data)
                 job.chunk_size = job.chunk_size or settings.IMPORT_CHUNK_SIZE  # chunks stay the same on resume
-                self.set_phase("Importing", "encoding", "delimiter", "columns", "warnings", "total_rows", "chunk_size")
+                self.set_phase(
+                    "Importing",
+                    "encoding",
+                    "delimiter",
+                    "columns",
+                    "warnings",
+                    "total_rows",
+                    "chunk_size",
+                    "file_digest",
+                )
                 # Committed chunks at the start are skipped unread; any others are read past.
                 first = next(seq for seq in itertools.count() if seq not in done)
-                rows = parsing.records(file, layout, skip=first * job.chunk_size)
-                with prepared_chunks(
-                    rows, job.chunk_size, layout.present, self._stamp, first=first, skip=done
-                ) as chunks:
+                rows = parsing.records(file, layout, skip=sum(done[seq] for seq in range(first)))
+                chunking = prepared_chunks(rows, job.chunk_size, layout.present, self._stamp, first=first, skip=done)
+                with chunking as chunks:
                     try:
                         for chunk in written_chunks(chunks, self._write, self._writers()):
                             self.after(chunk)
@@ -94,6 +110,21 @@ class ImportRun(JobRunner[ImportJob]):
         except parsing.FileError as exc:
             raise JobFailed(str(exc)) from None
         return "Import complete"
+
+    def _committed_chunks(self, layout: parsing.Layout) -> dict[int, int]:
+        """The chunks an earlier run committed, which this run skips, and their records; none when
+        starting over (asked for, or the file is not the one those chunks came from)."""
+        job = self.job
+        if not self.persist:
+            return {}
+        changed = bool(job.file_digest) and job.file_digest != layout.digest
+        if job.start_over or changed:
+            if changed:
+                self.notes.append("The file changed since the earlier run, so it was imported from its first row.")
+            import_job_forget_progress(job=job)
+        job.file_digest = layout.digest
+        self.errors_stored = job.row_errors.count()
+        return dict(job.chunks.values_list("seq", "records"))
 
     def completed(self) -> None:
         job = self.job
@@ -109,49 +140,69 @@ class ImportRun(JobRunner[ImportJob]):
             data = {"task_id": job.task_id, "created": job.created_count, "updated": job.updated_count}
             event_emit(event=events.IMPORT_COMPLETED, data={**data, "errors": job.error_count})
 
-    @contextlib.contextmanager
-    def _chunk_transaction(self) -> Iterator[None]:
-        """One chunk's transaction. Its commit need not wait for the WAL flush: a database crash
-        can lose only the last chunks together with their records (they are one transaction), and
-        the resumed import writes them again."""
-        if not self.persist:
-            yield
-            return
-        with transaction.atomic():
-            relax_commit()
-            yield
-
     def _writers(self) -> int:
         """Connections writing at once: one for a dry run and where the database cannot use more."""
         return settings.IMPORT_WRITERS if self.persist and parallel_writers_supported() else 1
 
     def _write(self, chunk: Chunk) -> None:
-        """Write one chunk in one transaction (on a writer thread): its products, its row errors,
-        its record and the job's counters, so that what the job says is exactly what committed."""
+        """Write one chunk (on a writer thread) in one transaction: its products, its row errors,
+        its record and the job's counters, so that what the job says is exactly what committed.
+
+        A transaction that fails for a passing reason (a lost connection, a deadlock, a lock wait
+        past LOCK_TIMEOUT) is tried again. Its commit need not wait for the WAL flush: a database
+        crash can lose only the last chunks together with their records, written again on resume.
+        """
         job = self.job
-        with self._chunk_transaction():
-            chunk.result = result = self.upsert(batch=chunk.batch)
-            if not self.persist:
-                return
-            ImportRowError.objects.bulk_create(ImportRowError.of(job, error) for error in chunk.errors)
-            errors = len(chunk.errors)
-            ImportChunk.objects.create(
-                job=job,
-                seq=chunk.seq,
-                records=chunk.records,
-                created=result.created,
-                updated=result.updated,
-                errors=errors,
-            )
-            # Last, so the job's row is locked only for the moment before the commit.
-            ImportJob.objects.filter(pk=job.pk).update(
-                processed_rows=F("processed_rows") + chunk.records,
-                created_count=F("created_count") + result.created,
-                updated_count=F("updated_count") + result.updated,
-                error_count=F("error_count") + errors,
-                heartbeat_at=timezone.now(),
-                updated_at=timezone.now(),
-            )
+        if not self.persist:
+            chunk.result = self.upsert(batch=chunk.batch)
+            return
+        kept = chunk.errors[: self._error_room(len(chunk.errors))]
+
+        def attempt() -> UpsertResult:
+            with transaction.atomic():
+                relax_commit()
+                set_lock_timeout(LOCK_TIMEOUT)
+                result = self.upsert(batch=chunk.batch)
+                ImportRowError.objects.bulk_create(ImportRowError.of(job, error) for error in kept)
+                errors = len(chunk.errors)
+                ImportChunk.objects.create(
+                    job=job,
+                    seq=chunk.seq,
+                    records=chunk.records,
+                    created=result.created,
+                    updated=result.updated,
+                    errors=errors,
+                )
+                # Last, so the job's row is locked only for the moment before the commit; and only
+                # while the job is still running (housekeeping may have given up on this run).
+                now = timezone.now()
+                if not ImportJob.objects.filter(pk=job.pk, status__in=ImportJob.RUNNING).update(
+                    processed_rows=F("processed_rows") + chunk.records,
+                    created_count=F("created_count") + result.created,
+                    updated_count=F("updated_count") + result.updated,
+                    error_count=F("error_count") + errors,
+                    heartbeat_at=now,
+                    updated_at=now,
+                ):
+                    raise JobLost
+            return result
+
+        try:
+            chunk.result = with_retries(attempt, what=f"import {job.pk}, chunk {chunk.seq}")
+        except IntegrityError:
+            # Recorded already: an earlier try committed, though its answer was lost with the connection.
+            recorded = ImportChunk.objects.filter(job=job, seq=chunk.seq).first()
+            if recorded is None:
+                raise
+            chunk.result = UpsertResult(created=recorded.created, updated=recorded.updated)
+
+    def _error_room(self, count: int) -> int:
+        """How many of a chunk's `count` row errors to store: up to IMPORT_MAX_STORED_ERRORS in all
+        (the rest are only counted), shared by the writer threads."""
+        with self.errors_lock:
+            room = max(0, min(count, settings.IMPORT_MAX_STORED_ERRORS - self.errors_stored))
+            self.errors_stored += room
+            return room
 
     def _recount(self) -> None:
         if self.persist:

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 
 from fulfil.serializers import BackgroundJobStatusSerializer
 from imports.models import ImportJob, ImportRowError
+from imports.selectors import import_errors_stored
 
 # Rejected rows shown in a status payload; the error report (errors.csv) has them all.
 STATUS_ROW_ERRORS = 20
@@ -39,6 +40,10 @@ class ImportJobStatusSerializer(BackgroundJobStatusSerializer):
     errors = serializers.IntegerField(source="error_count", read_only=True)  # type: ignore[assignment]
     rows_per_second = serializers.FloatField(read_only=True, allow_null=True)
     warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
+    errors_stored = serializers.SerializerMethodField(
+        help_text="Rejected rows stored and listed in the error report: all of them, or the first "
+        "IMPORT_MAX_STORED_ERRORS when there are more (the rest are counted in `errors`)."
+    )
     row_errors = serializers.SerializerMethodField(help_text=f"The first {STATUS_ROW_ERRORS} rejected rows.")
     error_report_url = serializers.SerializerMethodField(help_text="Every rejected row as CSV; null without errors.")
 
@@ -52,12 +57,16 @@ class ImportJobStatusSerializer(BackgroundJobStatusSerializer):
             "created",
             "updated",
             "errors",
+            "errors_stored",
             "rows_per_second",
             "warnings",
             "row_errors",
             "error_report_url",
         )
         read_only_fields = fields
+
+    def get_errors_stored(self, job: ImportJob) -> int:
+        return import_errors_stored(job=job)
 
     @extend_schema_field(ImportRowErrorSerializer(many=True))
     def get_row_errors(self, job: ImportJob) -> Any:

@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from fulfil.database import delete_in_batches
 from fulfil.errors import Conflict, ServiceError
 from fulfil.fields import fit
 from fulfil.jobs import background_job_cancel, background_job_enqueue, job_owner
@@ -90,7 +91,7 @@ def import_job_enqueue(*, job: ImportJob) -> None:
     """Queue the job's import task once the transaction commits."""
     from imports.tasks import process_csv_upload
 
-    background_job_enqueue(job=job, task=process_csv_upload, failed="Import failed")
+    background_job_enqueue(job=job, task=process_csv_upload)
 
 
 def import_job_cancel(*, job: ImportJob) -> ImportJob:
@@ -98,24 +99,33 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
     return background_job_cancel(job=job)
 
 
-def import_job_retry(*, job: ImportJob) -> ImportJob:
-    """Run a failed or cancelled import again from its stored file (upserts make this safe)."""
+def import_job_retry(*, job: ImportJob, start_over: bool = False) -> ImportJob:
+    """Run a failed or cancelled import again from its stored file: from where it stopped (the
+    chunks it committed stay), or from its first row with `start_over` (upserts make both safe).
+    A file that changed since is imported from its first row either way (see imports.run)."""
     if job.status not in (ImportJob.Status.FAILURE, ImportJob.Status.REVOKED):
         raise Conflict(f"Only a failed or cancelled import can be retried; #{job.pk} is {job.get_status_display()}.")
     if not job.file_path.is_file():
         raise Conflict(f"The file of import #{job.pk} is no longer stored; upload it again.")
-    with transaction.atomic():
-        job.row_errors.all().delete()
-        job.chunks.all().delete()
-        job.task_id = str(uuid.uuid4())
-        job.status, job.phase, job.error_message = ImportJob.Status.PENDING, "Queued", ""
-        job.total_rows, job.processed_rows = None, 0
-        job.created_count = job.updated_count = job.error_count = 0
-        job.cancel_requested = False
-        job.started_at = job.heartbeat_at = job.finished_at = None
-        job.save()
-        import_job_enqueue(job=job)
+    job.task_id = str(uuid.uuid4())
+    job.status, job.phase, job.error_message = ImportJob.Status.PENDING, "Queued", ""
+    job.cancel_requested, job.start_over, job.attempts = False, start_over, 0
+    job.heartbeat_at = job.finished_at = None
+    job.save()
+    import_job_enqueue(job=job)
     return job
+
+
+def import_job_forget_progress(*, job: ImportJob) -> None:
+    """Forget what earlier runs did (their chunks, row errors and counts), so the import runs from
+    its first row. Errors go in batches: an import may have stored many."""
+    delete_in_batches(job.row_errors.all())
+    with transaction.atomic():
+        job.chunks.all().delete()
+        job.total_rows, job.processed_rows, job.start_over = None, 0, False
+        job.created_count = job.updated_count = job.error_count = 0
+        fields = ["total_rows", "processed_rows", "start_over", "created_count", "updated_count", "error_count"]
+        job.save(update_fields=[*fields, "updated_at"])
 
 
 # --- Housekeeping -------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ class ProductDeletion(BackgroundJob):
     deleted = models.PositiveIntegerField(default=0)
 
     STATUS_SERIALIZER = "products.serializers.ProductDeletionStatusSerializer"
+    FAILED_PHASE = "Delete failed"
 
     class Meta:
         ordering = ("-created_at", "-id")

@@ -104,7 +104,11 @@ def product_set_active(*, products: Iterable[Product], active: bool) -> int:
         return 0
     now = timezone.now()
     with transaction.atomic():
-        count = Product.objects.filter(pk__in=[product.pk for product in changed]).update(active=active, updated_at=now)
+        # Lock the rows in SKU-key order first, the order imports write them in, so this and an
+        # import of the same products wait for each other instead of deadlocking.
+        ids = [product.pk for product in changed]
+        list(Product.objects.filter(pk__in=ids).order_by("sku_key").select_for_update().values_list("pk"))
+        count = Product.objects.filter(pk__in=ids).update(active=active, updated_at=now)
         for product in changed:
             product.active, product.updated_at = active, now
         webhook_events.product_event_emit(event=webhook_events.PRODUCT_UPDATED, products=changed)
@@ -212,7 +216,7 @@ def product_delete_all_start(*, user: AbstractBaseUser | AnonymousUser | None = 
     from products.tasks import product_delete_all_task
 
     job = ProductDeletion.objects.create(task_id=str(uuid.uuid4()), requested_by=job_owner(user))
-    background_job_enqueue(job=job, task=product_delete_all_task, failed="Delete failed")
+    background_job_enqueue(job=job, task=product_delete_all_task)
     return job
 
 
@@ -228,8 +232,8 @@ class ProductDeleteAll(JobRunner[ProductDeletion]):
     model = ProductDeletion
     start_status = ProductDeletion.Status.PROGRESS
     start_phase = "Deleting products"
-    failed_phase = "Delete failed"
     internal_error = "an internal error stopped it; the products deleted so far stay deleted"
+    crashed = "the worker stopped {attempts} times while deleting products"
     lock_namespace = 7302
 
     def work(self) -> str:

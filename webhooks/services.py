@@ -14,12 +14,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from fulfil.database import delete_in_batches
 from fulfil.errors import Conflict
 from webhooks.headers import unmask_headers
 from webhooks.models import Webhook, WebhookDelivery
 
 EDITABLE_FIELDS = ("url", "events", "is_active", "secret", "description", "headers", "retry_count", "timeout_seconds")
-_PRUNE_BATCH = 5000
 
 # --- Webhooks -----------------------------------------------------------------------------
 
@@ -110,9 +110,4 @@ def webhook_redeliver(*, delivery: WebhookDelivery) -> None:
 def webhook_delivery_log_prune(*, now: datetime | None = None) -> int:
     """Delete delivery logs older than WEBHOOK_LOG_RETENTION_DAYS, in batches; returns how many."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_LOG_RETENTION_DAYS)
-    deleted = 0
-    while True:
-        ids = list(WebhookDelivery.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:_PRUNE_BATCH])
-        if not ids:
-            return deleted
-        deleted += WebhookDelivery.objects.filter(pk__in=ids).delete()[0]
+    return delete_in_batches(WebhookDelivery.objects.filter(created_at__lt=cutoff))

@@ -56,7 +56,12 @@ def aged_records(settings):
 def test_cleanup_removes_exactly_what_is_past_retention(aged_records):
     old_files = [job.file.path for job in aged_records["old_imports"]]
     kept_files = [job.file.path for job in aged_records["kept_imports"]]
-    assert cleanup_old_imports() == {"imports": 3, "product_deletions": 1, "webhook_deliveries": 2}
+    assert cleanup_old_imports() == {
+        "stale_jobs_failed": 0,
+        "imports": 3,
+        "product_deletions": 1,
+        "webhook_deliveries": 2,
+    }
     assert set(ImportJob.objects.values_list("pk", flat=True)) == {j.pk for j in aged_records["kept_imports"]}
     assert ImportRowError.objects.count() == 3
     assert set(ProductDeletion.objects.values_list("pk", flat=True)) == {aged_records["kept_deletions"][0].pk}
@@ -65,7 +70,12 @@ def test_cleanup_removes_exactly_what_is_past_retention(aged_records):
 
     assert not any(Path(p).exists() for p in old_files)
     assert all(Path(p).exists() for p in kept_files)
-    assert cleanup_old_imports() == {"imports": 0, "product_deletions": 0, "webhook_deliveries": 0}
+    assert cleanup_old_imports() == {
+        "stale_jobs_failed": 0,
+        "imports": 0,
+        "product_deletions": 0,
+        "webhook_deliveries": 0,
+    }
 
 
 def test_cleanup_in_batches(aged_records, monkeypatch):

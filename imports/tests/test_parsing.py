@@ -216,6 +216,51 @@ def test_a_quote_left_open_at_the_end_of_the_file_is_an_error():
     assert isinstance(items[1], RowError) and items[1].line == 3
 
 
+def _read_with_limit(data: bytes, max_record: int) -> list[Row | RowError]:
+    file = io.BytesIO(data)
+    layout = parsing.inspect(file)
+    layout.max_record = max_record
+    items = list(parsing.records(file, layout))
+    assert parsing.count_records(file, layout) == len(items)
+    return items
+
+
+@pytest.mark.parametrize("middle", [b"x" * 5000, b"ab," * 2000, b'"' + b"quoted line\n" * 500])
+def test_a_record_longer_than_the_limit_is_one_error_naming_its_line_and_the_limit(middle):
+    items = _read_with_limit(b"sku,name\nA-1,first\n" + middle + b"\nA-2,second\n", max_record=1024)
+    good = [i for i in items if isinstance(i, Row)]
+    bad = [i for i in items if isinstance(i, RowError)]
+    assert [r.sku for r in good][:1] == ["A-1"] and good[-1].sku == "A-2"
+    assert bad[0].line == 3
+    assert "longer than the limit of 1,024 bytes (IMPORT_MAX_ROW_BYTES)" in bad[0].reason
+
+
+@pytest.mark.parametrize("shape", ["one giant field", "millions of fields"])
+def test_reading_a_huge_single_line_keeps_memory_flat(shape):
+    """A file whose one data line is 40 MB is read past a piece at a time: Python never holds
+    more than about the record limit (1 MiB) of it."""
+    import tracemalloc
+
+    line = b"x" * (40 << 20) if shape == "one giant field" else b"ab," * ((40 << 20) // 3)
+    data = b"sku,name\n" + line + b"\nB-1,after\n"
+    file = io.BytesIO(data)
+    layout = parsing.inspect(file)
+    tracemalloc.start()
+    try:
+        items = list(parsing.records(file, layout))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [type(i) for i in items] == [RowError, Row]
+    assert "IMPORT_MAX_ROW_BYTES" in items[0].reason and items[1].sku == "B-1"
+    assert peak < 16 << 20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_a_record_with_too_many_fields_is_a_row_error_of_its_own():
+    items = _read_with_limit(b"sku,name\n" + b",".join([b"f"] * (parsing.MAX_FIELDS + 1)) + b"\n", 1 << 20)
+    assert len(items) == 1 and "at most 4,096 are read" in items[0].reason
+
+
 def test_skip_resumes_after_a_checkpoint():
     data = b"sku,name\nA,a\n,bad\nC,c\nD,d\n"
     file = io.BytesIO(data)

@@ -3,7 +3,7 @@
 //   data-status-url="..."          on the root: the JSON status payload to poll
 //   data-field="name"              text of the payload's `name` (numbers with thousands separators;
 //                                  data-empty="–" says what to show for null, "…" otherwise)
-//   data-show="running|finished|retryable|errors|error_message"   shown only in that case
+//   data-show="running|finished|retryable|errors|errors_capped|error_message"   shown only then
 //   data-rows="row_errors" data-columns="line,sku,..."   a <tbody> filled with those rows
 //   .bar / .fill                   the progress bar, at the payload's `percent`
 //   data-outcome-class             class "success" once the job succeeded, "error" otherwise
@@ -25,6 +25,7 @@
       finished: FINISHED.includes(s.status),
       retryable: s.status === "FAILURE" || s.status === "REVOKED",
       errors: Boolean(s.errors),
+      errors_capped: s.errors_stored !== undefined && s.errors_stored < s.errors,
       error_message: Boolean(s.error_message),
     };
   }

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from imports import services
 from imports.models import ImportJob
 from imports.run import import_job_run
-from imports.selectors import REPORT_HEADER
+from imports.selectors import REPORT_HEADER, report_row
 
 SHOWN_ERRORS = 10
 
@@ -52,7 +52,7 @@ class Command(BaseCommand):
         def on_errors(errors) -> None:
             shown.extend(errors[: SHOWN_ERRORS - len(shown)])
             if writer:
-                writer.writerows((e.line, e.sku, e.column, e.reason) for e in errors)
+                writer.writerows(report_row((e.line, e.sku, e.column, e.reason)) for e in errors)
 
         progress = _Progress(self.stdout, interactive=self.stdout.isatty())
         started = time.monotonic()
