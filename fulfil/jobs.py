@@ -71,6 +71,11 @@ class BackgroundJob(models.Model):
         abstract = True
 
     @property
+    def failed_event(self) -> str | None:
+        """The webhook event of this job's failure, if any."""
+        return self.FAILED_EVENT
+
+    @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
@@ -373,10 +378,10 @@ def background_job_fail(
     for name, value in values.items():
         setattr(job, name, value)
     log.warning("%s %s failed: %s", job._meta.model_name, job.pk, reason, extra={"job_id": job.pk})
-    if job.FAILED_EVENT:
+    if job.failed_event:
         from webhooks.events import event_emit
 
-        event_emit(event=job.FAILED_EVENT, data={"task_id": job.task_id, "error": reason})
+        event_emit(event=job.failed_event, data={"task_id": job.task_id, "error": reason})
     return True
 
 

@@ -335,6 +335,9 @@ IMPORT_WRITERS = _int("IMPORT_WRITERS", 2, minimum=1, maximum=8)
 # The longest record read from a file (bytes; characters for non-ASCII text); a longer one is a
 # row error, read past without being held in memory.
 IMPORT_MAX_ROW_BYTES = _int("IMPORT_MAX_ROW_BYTES", 1 << 20, minimum=1024, maximum=64 << 20)
+# Rows whose values equal the stored product's are not written (counted as unchanged); false
+# writes every row, as a plain upsert does (every updated_at moves).
+IMPORT_SKIP_UNCHANGED = _bool("IMPORT_SKIP_UNCHANGED", True)
 # Rejected rows stored per import (the error report lists these); the rest are counted only.
 IMPORT_MAX_STORED_ERRORS = _int("IMPORT_MAX_STORED_ERRORS", 10_000, minimum=1)
 # A job whose worker died this many times while running it is failed instead of started again,

@@ -38,7 +38,20 @@ class ImportJob(BackgroundJob):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_jobs"
     )
-    dry_run = models.BooleanField(default=False)
+    dry_run = models.BooleanField(
+        default=False, help_text="A preview: counts what the import would do, writes no product."
+    )
+    changes = models.JSONField(
+        default=dict, blank=True, help_text="A preview's sample: {created: [sku], updated: [{sku, changes}]}."
+    )
+    confirms = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="confirmations",
+        help_text="The preview this import confirms.",
+    )
     start_over = models.BooleanField(default=False, help_text="The next run forgets earlier runs' progress.")
     file_digest = models.CharField(
         max_length=64, blank=True, help_text="SHA-256 of the file as imported; a retry of another file starts over."
@@ -51,7 +64,10 @@ class ImportJob(BackgroundJob):
     total_rows = models.PositiveIntegerField(null=True, blank=True)
     processed_rows = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
-    updated_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0, help_text="Rows that changed a product (written).")
+    unchanged_count = models.PositiveIntegerField(
+        default=0, help_text="Rows equal to the stored product (not written)."
+    )
     error_count = models.PositiveIntegerField(default=0)
 
     STATUS_SERIALIZER = "imports.serializers.ImportJobStatusSerializer"
@@ -62,7 +78,12 @@ class ImportJob(BackgroundJob):
         ordering = ("-created_at", "-id")
 
     def __str__(self) -> str:
-        return f"Import #{self.pk} {self.original_name} ({self.get_status_display()})"
+        kind = "Preview" if self.dry_run else "Import"
+        return f"{kind} #{self.pk} {self.original_name} ({self.get_status_display()})"
+
+    @property
+    def failed_event(self) -> str | None:
+        return None if self.dry_run else self.FAILED_EVENT
 
     def progress(self) -> tuple[int, int | None]:
         return self.processed_rows, self.total_rows
@@ -88,6 +109,7 @@ class ImportChunk(models.Model):
     records = models.PositiveIntegerField()
     created = models.PositiveIntegerField()
     updated = models.PositiveIntegerField()
+    unchanged = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField()
 
     class Meta:

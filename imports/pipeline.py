@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db import connections
 
 from imports import parsing
-from products.services import ProductBatch, UpsertResult, product_batch_build
+from products.batches import ProductBatch, UpsertResult, product_batch_build
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -23,8 +24,7 @@ from imports import parsing
 from imports.models import ImportChunk, ImportJob, ImportRowError
 from imports.pipeline import Chunk, prepared_chunks, written_chunks
 from imports.services import import_job_forget_progress
-from products.selectors import product_existing_keys
-from products.services import ProductBatch, UpsertResult, product_batch_upsert
+from products.batches import BatchPreview, UpsertResult, product_batch_upsert
 from webhooks import events
 from webhooks.events import event_emit
 
@@ -35,6 +35,7 @@ ErrorsCallback = Callable[[Sequence[parsing.RowError]], None]
 # The longest a chunk waits for a row another transaction holds before its try is given up (and
 # tried again): a lock cycle with other writers of the same products cannot last.
 LOCK_TIMEOUT = 30.0
+COUNTERS = ("processed_rows", "created_count", "updated_count", "unchanged_count", "error_count")
 
 
 class ImportRun(JobRunner[ImportJob]):
@@ -62,9 +63,13 @@ class ImportRun(JobRunner[ImportJob]):
         on_errors: ErrorsCallback | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
-        super().__init__(job, on_progress=on_progress, should_stop=should_stop, persist=not job.dry_run)
+        # A dry run through the API is recorded (its status is polled); import_csv's is not.
+        super().__init__(job, on_progress=on_progress, should_stop=should_stop, persist=job.pk is not None)
         self.on_errors = on_errors or (lambda errors: None)
-        self.upsert: Callable[..., UpsertResult] = product_batch_upsert if self.persist else _Preview()
+        self.preview = BatchPreview() if job.dry_run else None
+        self.upsert: Callable[..., UpsertResult] = self.preview or partial(
+            product_batch_upsert, skip_unchanged=settings.IMPORT_SKIP_UNCHANGED
+        )
         self.last_stamp: datetime | None = None
         self.notes: list[str] = []  # warnings of this run, shown with the file's own
         self.errors_stored = 0
@@ -80,7 +85,7 @@ class ImportRun(JobRunner[ImportJob]):
                 job.encoding, job.delimiter = layout.encoding, layout.delimiter
                 job.columns, job.warnings = list(layout.present), [*layout.warnings, *self.notes]
                 job.total_rows = parsing.count_records(file, layout)
-                if not done and self.persist:
+                if not done and self.persist and not job.dry_run:
                     data = {"task_id": job.task_id, "filename": job.original_name, "total_rows": job.total_rows}
                     event_emit(event=events.IMPORT_STARTED, data=data)
                 job.chunk_size = job.chunk_size or settings.IMPORT_CHUNK_SIZE  # chunks stay the same on resume
@@ -109,6 +114,10 @@ class ImportRun(JobRunner[ImportJob]):
             raise JobFailed("the uploaded file is no longer stored") from None
         except parsing.FileError as exc:
             raise JobFailed(str(exc)) from None
+        if self.preview is not None:
+            job.changes = {"created": self.preview.would_create, "updated": self.preview.would_update}
+            self.save("changes")
+            return "Preview complete"
         return "Import complete"
 
     def _committed_chunks(self, layout: parsing.Layout) -> dict[int, int]:
@@ -118,7 +127,8 @@ class ImportRun(JobRunner[ImportJob]):
         if not self.persist:
             return {}
         changed = bool(job.file_digest) and job.file_digest != layout.digest
-        if job.start_over or changed:
+        # A dry run keeps its view of the catalogue in memory: resumed, it starts over.
+        if job.start_over or changed or (job.dry_run and job.processed_rows):
             if changed:
                 self.notes.append("The file changed since the earlier run, so it was imported from its first row.")
             import_job_forget_progress(job=job)
@@ -134,11 +144,18 @@ class ImportRun(JobRunner[ImportJob]):
             job.created_count,
             job.updated_count,
             job.error_count,
-            extra={"job_id": job.pk, "rows": job.processed_rows, "seconds": job.duration_seconds},
+            extra={
+                "job_id": job.pk,
+                "rows": job.processed_rows,
+                "unchanged": job.unchanged_count,
+                "seconds": job.duration_seconds,
+                "dry_run": job.dry_run,
+            },
         )
-        if self.persist:
-            data = {"task_id": job.task_id, "created": job.created_count, "updated": job.updated_count}
-            event_emit(event=events.IMPORT_COMPLETED, data={**data, "errors": job.error_count})
+        if self.persist and not job.dry_run:
+            data = {"task_id": job.task_id, "job_id": job.pk, "filename": job.original_name}
+            counts = {"created": job.created_count, "updated": job.updated_count, "unchanged": job.unchanged_count}
+            event_emit(event=events.IMPORT_COMPLETED, data={**data, **counts, "errors": job.error_count})
 
     def _writers(self) -> int:
         """Connections writing at once: one for a dry run and where the database cannot use more."""
@@ -157,35 +174,15 @@ class ImportRun(JobRunner[ImportJob]):
             chunk.result = self.upsert(batch=chunk.batch)
             return
         kept = chunk.errors[: self._error_room(len(chunk.errors))]
+        if self.preview is not None:
+            with_retries(lambda: self._record(chunk, self.upsert(batch=chunk.batch), kept), what="dry run")
+            return
 
         def attempt() -> UpsertResult:
             with transaction.atomic():
                 relax_commit()
                 set_lock_timeout(LOCK_TIMEOUT)
-                result = self.upsert(batch=chunk.batch)
-                ImportRowError.objects.bulk_create(ImportRowError.of(job, error) for error in kept)
-                errors = len(chunk.errors)
-                ImportChunk.objects.create(
-                    job=job,
-                    seq=chunk.seq,
-                    records=chunk.records,
-                    created=result.created,
-                    updated=result.updated,
-                    errors=errors,
-                )
-                # Last, so the job's row is locked only for the moment before the commit; and only
-                # while the job is still running (housekeeping may have given up on this run).
-                now = timezone.now()
-                if not ImportJob.objects.filter(pk=job.pk, status__in=ImportJob.RUNNING).update(
-                    processed_rows=F("processed_rows") + chunk.records,
-                    created_count=F("created_count") + result.created,
-                    updated_count=F("updated_count") + result.updated,
-                    error_count=F("error_count") + errors,
-                    heartbeat_at=now,
-                    updated_at=now,
-                ):
-                    raise JobLost
-            return result
+                return self._record(chunk, self.upsert(batch=chunk.batch), kept)
 
         try:
             chunk.result = with_retries(attempt, what=f"import {job.pk}, chunk {chunk.seq}")
@@ -194,7 +191,37 @@ class ImportRun(JobRunner[ImportJob]):
             recorded = ImportChunk.objects.filter(job=job, seq=chunk.seq).first()
             if recorded is None:
                 raise
-            chunk.result = UpsertResult(created=recorded.created, updated=recorded.updated)
+            chunk.result = UpsertResult(recorded.created, recorded.updated, recorded.unchanged)
+
+    def _record(self, chunk: Chunk, result: UpsertResult, kept: list[parsing.RowError]) -> UpsertResult:
+        """Store a chunk's row errors and record, and add it to the job's counters (in the chunk's
+        transaction, if any): last, so the job's row is locked only for the moment before the
+        commit, and only while the job is still running (housekeeping may have given up on it)."""
+        job = self.job
+        chunk.result = result
+        ImportRowError.objects.bulk_create(ImportRowError.of(job, error) for error in kept)
+        errors = len(chunk.errors)
+        ImportChunk.objects.create(
+            job=job,
+            seq=chunk.seq,
+            records=chunk.records,
+            created=result.created,
+            updated=result.updated,
+            unchanged=result.unchanged,
+            errors=errors,
+        )
+        now = timezone.now()
+        if not ImportJob.objects.filter(pk=job.pk, status__in=ImportJob.RUNNING).update(
+            processed_rows=F("processed_rows") + chunk.records,
+            created_count=F("created_count") + result.created,
+            updated_count=F("updated_count") + result.updated,
+            unchanged_count=F("unchanged_count") + result.unchanged,
+            error_count=F("error_count") + errors,
+            heartbeat_at=now,
+            updated_at=now,
+        ):
+            raise JobLost
+        return result
 
     def _error_room(self, count: int) -> int:
         """How many of a chunk's `count` row errors to store: up to IMPORT_MAX_STORED_ERRORS in all
@@ -206,7 +233,7 @@ class ImportRun(JobRunner[ImportJob]):
 
     def _recount(self) -> None:
         if self.persist:
-            self.job.refresh_from_db(fields=["processed_rows", "created_count", "updated_count", "error_count"])
+            self.job.refresh_from_db(fields=[*COUNTERS])
 
     def after(self, chunk: Chunk) -> None:
         """Once a chunk has committed (on this thread): count it, hand its errors to the caller,
@@ -216,6 +243,7 @@ class ImportRun(JobRunner[ImportJob]):
         job.processed_rows += chunk.records
         job.created_count += result.created
         job.updated_count += result.updated
+        job.unchanged_count += result.unchanged
         job.error_count += len(chunk.errors)
         if chunk.errors:
             self.on_errors(chunk.errors)
@@ -233,23 +261,6 @@ class ImportRun(JobRunner[ImportJob]):
             stamp = self.last_stamp + timedelta(microseconds=1)
         self.last_stamp = stamp
         return stamp
-
-
-class _Preview:
-    """Counts what an upsert would do without writing (dry runs).
-
-    It remembers the keys it would have created, so a SKU repeated further down the file counts
-    as an update, as it would in a real import; that set is the dry run's only growing memory.
-    """
-
-    def __init__(self) -> None:
-        self.created_keys: set[str] = set()
-
-    def __call__(self, *, batch: ProductBatch) -> UpsertResult:
-        keys = set(batch.keys) - self.created_keys
-        new = keys - product_existing_keys(keys=keys)
-        self.created_keys |= new
-        return UpsertResult(created=len(new), updated=len(batch.keys) - len(new) + batch.repeats)
 
 
 def import_job_run(

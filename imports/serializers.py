@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from fulfil.serializers import BackgroundJobStatusSerializer
 from imports.models import ImportJob, ImportRowError
 from imports.selectors import import_errors_stored
+from products.batches import SAMPLE
 
 # Rejected rows shown in a status payload; the error report (errors.csv) has them all.
 STATUS_ROW_ERRORS = 20
@@ -27,6 +28,21 @@ class ImportRowErrorSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PreviewUpdateSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    changes = serializers.DictField(
+        child=serializers.ListField(child=serializers.JSONField(), min_length=2, max_length=2),
+        help_text="{field: [stored value, the file's value]} for the fields that differ.",
+    )
+
+
+class PreviewChangesSerializer(serializers.Serializer):
+    created = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="SKUs that would be created."
+    )
+    updated = PreviewUpdateSerializer(many=True, required=False)
+
+
 class ImportJobStatusSerializer(BackgroundJobStatusSerializer):
     """An import's status payload: the status endpoint, the admin's progress page, the task's state."""
 
@@ -34,7 +50,10 @@ class ImportJobStatusSerializer(BackgroundJobStatusSerializer):
     current = serializers.IntegerField(source="processed_rows", read_only=True)
     total = serializers.IntegerField(source="total_rows", read_only=True, allow_null=True)
     created = serializers.IntegerField(source="created_count", read_only=True)
-    updated = serializers.IntegerField(source="updated_count", read_only=True)
+    updated = serializers.IntegerField(source="updated_count", read_only=True, help_text="Rows written (changed).")
+    unchanged = serializers.IntegerField(
+        source="unchanged_count", read_only=True, help_text="Rows equal to the stored product: not written."
+    )
     # The API's name since its first version. DRF's metaclass takes declared fields off the class,
     # so Serializer.errors itself is untouched.
     errors = serializers.IntegerField(source="error_count", read_only=True)  # type: ignore[assignment]
@@ -45,6 +64,10 @@ class ImportJobStatusSerializer(BackgroundJobStatusSerializer):
         "IMPORT_MAX_STORED_ERRORS when there are more (the rest are counted in `errors`)."
     )
     row_errors = serializers.SerializerMethodField(help_text=f"The first {STATUS_ROW_ERRORS} rejected rows.")
+    dry_run = serializers.BooleanField(read_only=True, help_text="A preview: counts what the import would do.")
+    changes = PreviewChangesSerializer(
+        read_only=True, help_text=f"A finished preview's sample: the first {SAMPLE} rows that would create or update."
+    )
     error_report_url = serializers.SerializerMethodField(help_text="Every rejected row as CSV; null without errors.")
 
     class Meta(BackgroundJobStatusSerializer.Meta):
@@ -56,12 +79,15 @@ class ImportJobStatusSerializer(BackgroundJobStatusSerializer):
             "total",
             "created",
             "updated",
+            "unchanged",
             "errors",
             "errors_stored",
             "rows_per_second",
             "warnings",
             "row_errors",
             "error_report_url",
+            "dry_run",
+            "changes",
         )
         read_only_fields = fields
 

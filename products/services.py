@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -17,7 +16,6 @@ from django.utils import timezone
 
 from fulfil.errors import Conflict
 from fulfil.jobs import JobRunner, background_job_enqueue, job_owner
-from products.keys import sku_key
 from products.models import Product, ProductDeletion
 from products.selectors import product_get_by_sku
 from webhooks import events as webhook_events
@@ -113,99 +111,6 @@ def product_set_active(*, products: Iterable[Product], active: bool) -> int:
             product.active, product.updated_at = active, now
         webhook_events.product_event_emit(event=webhook_events.PRODUCT_UPDATED, products=changed)
     return count
-
-
-class ProductValues(Protocol):
-    """One product's values as an import reads them; None means "the file has no such column"."""
-
-    sku: str
-    name: str
-    description: str | None
-    active: bool | None
-
-
-@dataclass(frozen=True, slots=True)
-class UpsertResult:
-    created: int
-    updated: int
-
-
-UPSERTABLE = ("name", "description", "active")
-
-
-@dataclass(slots=True)
-class ProductBatch:
-    """Products ready to upsert: one per distinct SKU key, in first-seen order."""
-
-    products: list[Product]
-    keys: list[str]
-    repeats: int  # rows merged into an earlier row with the same SKU key
-    update_fields: list[str]
-    stamp: datetime
-
-    def partition(self, keys: Collection[str]) -> tuple[ProductBatch, ProductBatch]:
-        """(products whose key is not in `keys`, products whose key is); repeats stay with the first."""
-        keep = [(k, p) for k, p in zip(self.keys, self.products, strict=True) if k not in keys]
-        move = [(k, p) for k, p in zip(self.keys, self.products, strict=True) if k in keys]
-        return (
-            ProductBatch([p for _, p in keep], [k for k, _ in keep], self.repeats, self.update_fields, self.stamp),
-            ProductBatch([p for _, p in move], [k for k, _ in move], 0, self.update_fields, self.stamp),
-        )
-
-
-def product_batch_build(*, rows: Sequence[ProductValues], columns: Collection[str], stamp: datetime) -> ProductBatch:
-    """Merge rows by SKU key and build unsaved products; touches no database (safe in any thread).
-
-    Rows repeating a SKU (in any case) are merged, keeping the first spelling and the last
-    values, because one INSERT ... ON CONFLICT may not touch a row twice.
-    """
-    merged: dict[str, Product] = {}
-    repeats = 0
-    for row in rows:
-        key = sku_key(row.sku)
-        product = merged.get(key)
-        if product is None:
-            merged[key] = Product(
-                sku=row.sku,
-                name=row.name,
-                description="" if row.description is None else row.description,
-                active=True if row.active is None else row.active,
-                created_at=stamp,
-                updated_at=stamp,
-            )
-            continue
-        repeats += 1
-        product.name = row.name
-        if row.description is not None:
-            product.description = row.description
-        if row.active is not None:
-            product.active = row.active
-    update_fields = [name for name in UPSERTABLE if name in columns] + ["updated_at"]
-    # In key order, so concurrent upserts (two imports sharing SKUs) lock rows in the same order
-    # and cannot deadlock.
-    keys = sorted(merged)
-    return ProductBatch([merged[key] for key in keys], keys, repeats, update_fields, stamp)
-
-
-def product_batch_upsert(*, batch: ProductBatch) -> UpsertResult:
-    """Create or update a batch by case-insensitive SKU in one statement; count what happened.
-
-    Only the batch's update fields are written on update, so a stored SKU keeps its spelling
-    and a column the file lacks keeps its value. Each merged repeat counts as an update of the
-    product its first occurrence made or changed.
-
-    Created and updated are told apart without a second query: every new row gets
-    `created_at = stamp`, an existing row keeps its own, and `bulk_create` returns
-    `created_at` because it has a database default. `stamp` must be unique to this batch.
-    """
-    if not batch.products:
-        return UpsertResult(created=0, updated=batch.repeats)
-    Product.objects.bulk_create(
-        batch.products, update_conflicts=True, unique_fields=["sku_key"], update_fields=batch.update_fields
-    )
-    stamp = batch.stamp
-    created = sum(1 for product in batch.products if product.created_at == stamp)
-    return UpsertResult(created=created, updated=len(batch.products) - created + batch.repeats)
 
 
 # --- Delete all ---------------------------------------------------------------------------------

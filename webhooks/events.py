@@ -37,7 +37,7 @@ EVENTS: dict[str, tuple[str, ...]] = {
     PRODUCT_UPDATED: ("id", "sku", "name", "description", "active", "updated_at"),
     PRODUCT_DELETED: ("id", "sku", "name"),
     IMPORT_STARTED: ("task_id", "filename", "total_rows"),
-    IMPORT_COMPLETED: ("task_id", "created", "updated", "errors"),
+    IMPORT_COMPLETED: ("task_id", "job_id", "filename", "created", "updated", "unchanged", "errors"),
     IMPORT_FAILED: ("task_id", "error"),
     PRODUCTS_BULK_DELETED: ("task_id", "count"),
 }

@@ -12,6 +12,7 @@ from imports import services
 from imports.models import ImportJob, ImportRowError
 from imports.run import ImportRun, import_job_run
 from products import services as product_services
+from products.batches import product_batch_build, product_batch_upsert
 from products.models import Product
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +24,8 @@ def catalogue() -> dict[str, tuple]:
 
 def assert_counts_add_up(job: ImportJob, products_before: int) -> None:
     assert job.status == ImportJob.Status.SUCCESS, job.phase
-    assert job.created_count + job.updated_count + job.error_count == job.total_rows == job.processed_rows
+    assert job.created_count + job.updated_count + job.unchanged_count + job.error_count == job.total_rows
+    assert job.total_rows == job.processed_rows
     assert Product.objects.count() - products_before == job.created_count
 
 
@@ -137,20 +139,28 @@ def test_the_returned_created_at_tells_created_from_updated():
             self.sku, self.name, self.description, self.active = sku, "n", None, None
 
     stamp = timezone.now()
-    batch = product_services.product_batch_build(rows=[Row("old"), Row("NEW")], columns=("sku", "name"), stamp=stamp)
-    result = product_services.product_batch_upsert(batch=batch)
+    batch = product_batch_build(rows=[Row("old"), Row("NEW")], columns=("sku", "name"), stamp=stamp)
+    result = product_batch_upsert(batch=batch, skip_unchanged=False)  # no comparison: the database alone says
     assert (result.created, result.updated) == (1, 1)
-    returned = {p.sku: p.created_at for p in batch.products}
-    assert returned == {"old": old.created_at, "NEW": stamp}
+    assert dict(Product.objects.values_list("sku", "created_at")) == {"OLD": old.created_at, "NEW": stamp}
 
 
-def test_a_reimport_of_the_same_file_updates_everything(run_import):
+def test_a_reimport_of_the_same_file_changes_nothing_and_writes_nothing(run_import):
     data = "sku,name\n" + "".join(f"P-{i},Name {i}\n" for i in range(250))
     first = run_import(data, chunk_size=60)
+    written = dict(Product.objects.values_list("sku", "updated_at"))
     second = run_import(data, chunk_size=60)
-    assert (first.created_count, first.updated_count) == (250, 0)
-    assert (second.created_count, second.updated_count) == (0, 250)
-    assert Product.objects.count() == 250
+    assert (first.created_count, first.updated_count, first.unchanged_count) == (250, 0, 0)
+    assert (second.created_count, second.updated_count, second.unchanged_count) == (0, 0, 250)
+    assert dict(Product.objects.values_list("sku", "updated_at")) == written
+
+
+def test_with_skip_unchanged_off_a_reimport_writes_and_updates_everything(run_import, settings):
+    settings.IMPORT_SKIP_UNCHANGED = False
+    data = "sku,name\n" + "".join(f"P-{i},Name {i}\n" for i in range(250))
+    run_import(data, chunk_size=60)
+    second = run_import(data, chunk_size=60)
+    assert (second.created_count, second.updated_count, second.unchanged_count) == (0, 250, 0)
 
 
 def test_unknown_columns_and_cp1252_are_noted_on_the_job(run_import):

@@ -198,11 +198,14 @@ def test_an_import_fires_started_and_completed_and_never_one_event_per_row(
     make_webhook(events=[*events.EVENTS])
     product_services.product_create(sku="OLD", name="o")
     receiver.requests.clear()
-    _import(tmp_path, b"sku,name\nold,updated\nNEW-1,a\nNEW-2,b\n,bad\n", django_capture_on_commit_callbacks)
+    job = _import(tmp_path, b"sku,name\nold,updated\nNEW-1,a\nNEW-2,b\nOLD,updated\n,bad\n",
+                  django_capture_on_commit_callbacks)  # fmt: skip
     bodies = [r.json for r in receiver.wait_for(2)]
+    completed = {"task_id": "t-9", "job_id": job.pk, "filename": "import.csv", "created": 2, "updated": 1,
+                 "unchanged": 1, "errors": 1}  # fmt: skip
     assert [(b["event"], b["data"]) for b in bodies] == [
-        ("import.started", {"task_id": "t-9", "filename": "import.csv", "total_rows": 4}),
-        ("import.completed", {"task_id": "t-9", "created": 2, "updated": 1, "errors": 1}),
+        ("import.started", {"task_id": "t-9", "filename": "import.csv", "total_rows": 5}),
+        ("import.completed", completed),
     ]
 
 
