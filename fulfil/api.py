@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterator
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions, status
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -42,6 +46,25 @@ class Pagination(LimitOffsetPagination):
 
     def get_offset(self, request) -> int:
         return self._parse(request, self.offset_query_param, 0, self.max_offset) or 0
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets `Accept: text/csv` reach a view that streams its own CSV (an error report, the
+    export); anything else it renders (an error) goes out as JSON text."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data).encode()
+
+
+def csv_download(pieces: Iterator[str], filename: str) -> StreamingHttpResponse:
+    """A streamed CSV attachment."""
+    response = StreamingHttpResponse(pieces, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def exception_handler(exc, context):

@@ -1,19 +1,17 @@
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fulfil import permissions
+from fulfil.api import CSVRenderer, csv_download
 from fulfil.jobs import background_job_status
 from imports import selectors, services
 from imports.models import ImportJob
@@ -97,18 +95,6 @@ def _too_large() -> Response:
     )
 
 
-class CSVRenderer(BaseRenderer):
-    """Lets `Accept: text/csv` reach the error report, which streams its own CSV; anything else
-    (an error) goes out as JSON text."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
-        return json.dumps(data).encode()
-
-
 class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
     """Import history, error reports, cancel and retry."""
 
@@ -126,9 +112,7 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
     )
     def errors_csv(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         job = self.get_object()
-        response = StreamingHttpResponse(selectors.import_error_report(job=job), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
-        return response
+        return csv_download(selectors.import_error_report(job=job), f"import-{job.pk}-errors.csv")
 
     @extend_schema(request=None, responses={200: ImportJobSerializer, 409: OpenApiResponse(description="Finished.")})
     @action(detail=True, methods=["post"])

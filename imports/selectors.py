@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from itertools import chain
 
 from django.conf import settings
 
+from fulfil.csvfiles import csv_pieces, safe_row
 from imports.models import ImportJob, ImportRowError
 
 REPORT_HEADER = ("line", "sku", "column", "reason")
-
-# What a spreadsheet takes for the start of a formula (OWASP's list for CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: object) -> object:
-    """A cell a spreadsheet will not run: text starting like a formula gets a leading apostrophe,
-    which spreadsheets show as text (OWASP's advice for CSV injection). Numbers pass unchanged."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def report_row(row: Sequence[object]) -> list[object]:
-    """A row of an error report (errors.csv, import_csv --errors-out), formula-safe."""
-    return [spreadsheet_safe(value) for value in row]
-
-
-def csv_lines(rows: Iterable[Sequence[object]]) -> Iterator[str]:
-    """Rows as CSV text, one line at a time (for streaming)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in rows:
-        writer.writerow(row)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
 
 
 def import_errors_stored(*, job: ImportJob) -> int:
@@ -50,7 +22,7 @@ def import_error_report(*, job: ImportJob) -> Iterator[str]:
     """Every stored rejected row of an import as CSV, streamed from the database in file order,
     formula-safe; when only the first of them were stored, a last row says so."""
     errors = (
-        report_row(row)
+        safe_row(row)
         for row in ImportRowError.objects.filter(job=job)
         .order_by("line", "id")
         .values_list("line", "sku", "column", "reason")
@@ -60,4 +32,4 @@ def import_error_report(*, job: ImportJob) -> Iterator[str]:
     note = []
     if stored < job.error_count:
         note = [("", "", "", f"Only the first {stored:,} of {job.error_count:,} rejected rows are stored and shown.")]
-    return csv_lines(chain([REPORT_HEADER], errors, note))
+    return csv_pieces(chain([REPORT_HEADER], errors, note))

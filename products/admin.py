@@ -7,14 +7,16 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import ngettext
 
+from fulfil.api import csv_download
 from fulfil.errors import Conflict
 from fulfil.jobs import background_job_status
 from fulfil.pagination import EstimatedCountPaginator
 from products import services
 from products.models import Product, ProductDeletion
-from products.selectors import product_get_by_sku
+from products.selectors import product_export, product_get_by_sku
 
 
 class ProductForm(forms.ModelForm):
@@ -73,11 +75,20 @@ class ProductAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         name = "products_product_delete_all"
         return [
+            path("export/", wrap(self.export_view), name="products_product_export"),
             path("delete-all/", wrap(self.delete_all_view), name=name),
             path("delete-all/<int:pk>/", wrap(self.delete_all_progress_view), name=f"{name}_progress"),
             path("delete-all/<int:pk>/status/", wrap(self.delete_all_status_view), name=f"{name}_status"),
             *super().get_urls(),
         ]
+
+    def export_view(self, request):
+        """The products the list shows with the current filters and search, as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        products = self.get_changelist_instance(request).get_queryset(request)
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        return csv_download(product_export(products=products), f"products-{stamp}.csv")
 
     def delete_all_view(self, request):
         if not self.has_delete_permission(request):

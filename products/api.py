@@ -1,19 +1,32 @@
 from __future__ import annotations
 
+from django.http import StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import filters, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fulfil import permissions
+from fulfil.api import CSVRenderer, csv_download
+from fulfil.booleans import parse_bool
 from fulfil.jobs import background_job_status
 from products import services
 from products.filters import ProductFilter, StrictOrderingFilter
 from products.models import ProductDeletion
-from products.selectors import product_list
+from products.selectors import product_export, product_list
 from products.serializers import ProductDeletionStatusSerializer, ProductSerializer
 
 _CONFLICT = OpenApiResponse(description="A product with this SKU exists already (ignoring case).")
@@ -54,6 +67,25 @@ class ProductViewSet(viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         services.product_delete(product=instance)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "excel_safe", OpenApiTypes.BOOL, description="Neutralise cells a spreadsheet would run as formulas."
+            )
+        ],
+        responses={(200, "text/csv"): OpenApiResponse(description="sku,name,description,active")},
+    )
+    @action(detail=False, methods=["get"], renderer_classes=[JSONRenderer, CSVRenderer], pagination_class=None)
+    def export(self, request: Request) -> StreamingHttpResponse:
+        """The catalogue (or what the list filters select) as CSV, in the importer's own shape."""
+        raw = request.query_params.get("excel_safe", "")
+        excel_safe = parse_bool(raw, empty=False)
+        if excel_safe is None:
+            raise ValidationError({"excel_safe": [f"Must be true or false, got {raw!r}."]})
+        products = self.filter_queryset(self.get_queryset())
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        return csv_download(product_export(products=products, excel_safe=excel_safe), f"products-{stamp}.csv")
 
     @extend_schema(request=None, responses={202: _ACCEPTED})
     @action(detail=False, methods=["delete"], url_path="all")

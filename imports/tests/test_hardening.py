@@ -13,11 +13,12 @@ from django.core.management import call_command
 from django.db import OperationalError
 from django.utils import timezone
 
+from fulfil.csvfiles import spreadsheet_safe
 from fulfil.jobs import background_jobs_fail_stale
 from imports import services
 from imports.models import ImportChunk, ImportJob
 from imports.run import ImportRun, import_job_run
-from imports.selectors import import_error_report, spreadsheet_safe
+from imports.selectors import import_error_report
 from products.models import Product
 
 pytestmark = pytest.mark.django_db

@@ -140,3 +140,34 @@ def test_a_save_that_loses_a_race_for_the_sku_says_so_and_saves_nothing(staff_cl
     assert "already exists" in response.content.decode()
     assert "was added successfully" not in response.content.decode()
     assert list(Product.objects.values_list("name", flat=True)) == ["First"]
+
+
+def test_export_csv_exports_what_the_list_shows(staff_client):
+    from products import services
+
+    services.product_create(sku="A-1", name="Red mug")
+    services.product_create(sku="B-1", name="Blue shirt", active=False)
+    page = staff_client.get(reverse("admin:products_product_changelist") + "?active__exact=0").content.decode()
+    assert 'id="export-link"' in page
+    response = staff_client.get(reverse("admin:products_product_export") + "?active__exact=0")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+    assert b"".join(response.streaming_content).decode() == "sku,name,description,active\r\nB-1,Blue shirt,,false\r\n"
+    response = staff_client.get(reverse("admin:products_product_export") + "?q=mug")
+    assert b"".join(response.streaming_content).decode().splitlines()[1:] == ["A-1,Red mug,,true"]
+
+
+def test_the_export_csv_command_writes_a_file_or_standard_output(tmp_path, capsys):
+    import io
+
+    from django.core.management import call_command
+
+    from products import services
+
+    services.product_create(sku="A-1", name="Red mug")
+    services.product_create(sku="B-1", name="Blue shirt", active=False)
+    out = io.StringIO()
+    call_command("export_csv", str(tmp_path / "all.csv"), "--active", "false", stdout=out)
+    assert "Exported 1 products" in out.getvalue()
+    assert (tmp_path / "all.csv").read_text() == "sku,name,description,active\nB-1,Blue shirt,,false\n"
+    call_command("export_csv")
+    assert capsys.readouterr().out.count("\n") == 3

@@ -13,10 +13,11 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from fulfil.csvfiles import safe_row
 from imports import services
 from imports.models import ImportJob
 from imports.run import import_job_run
-from imports.selectors import REPORT_HEADER, report_row
+from imports.selectors import REPORT_HEADER
 
 SHOWN_ERRORS = 10
 
@@ -52,7 +53,7 @@ class Command(BaseCommand):
         def on_errors(errors) -> None:
             shown.extend(errors[: SHOWN_ERRORS - len(shown)])
             if writer:
-                writer.writerows(report_row((e.line, e.sku, e.column, e.reason)) for e in errors)
+                writer.writerows(safe_row((e.line, e.sku, e.column, e.reason)) for e in errors)
 
         progress = _Progress(self.stdout, interactive=self.stdout.isatty())
         started = time.monotonic()
