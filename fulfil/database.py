@@ -112,10 +112,14 @@ def set_lock_timeout(seconds: float) -> None:
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(seconds * 1000)}ms"])
 
 
-def delete_in_batches(queryset: QuerySet[Any], *, batch: int = 5000) -> int:
-    """Delete what `queryset` selects a batch at a time, each its own short statement, so no
-    single statement runs long or holds many locks; returns how many."""
+# Rows deleted per statement by delete_in_batches.
+DELETE_BATCH = 5000
+
+
+def delete_in_batches(queryset: QuerySet[Any]) -> int:
+    """Delete what `queryset` selects DELETE_BATCH rows at a time, each its own short statement, so
+    no single statement runs long or holds many locks; returns how many."""
     deleted = 0
-    while ids := list(queryset.order_by().values_list("pk", flat=True)[:batch]):
+    while ids := list(queryset.order_by().values_list("pk", flat=True)[:DELETE_BATCH]):
         deleted += queryset.model._default_manager.filter(pk__in=ids).delete()[0]
     return deleted

@@ -100,6 +100,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             path("<int:pk>/status/", wrap(self.status_view), name="imports_importjob_status"),
             path("<int:pk>/cancel/", wrap(self.cancel_view), name="imports_importjob_cancel"),
             path("<int:pk>/retry/", wrap(self.retry_view), name="imports_importjob_retry"),
+            path("<int:pk>/confirm/", wrap(self.confirm_view), name="imports_importjob_confirm"),
             *super().get_urls(),
         ]
 
@@ -115,7 +116,9 @@ class ImportJobAdmin(admin.ModelAdmin):
                 form.add_error("file", "The file is larger than the upload limit.")
             elif form.is_valid():
                 try:
-                    job = services.import_job_create(upload=form.cleaned_data["file"], user=request.user)
+                    preview = "_preview" in request.POST
+                    upload = form.cleaned_data["file"]
+                    job = services.import_job_create(upload=upload, user=request.user, dry_run=preview)
                 except ServiceError as exc:
                     form.add_error("file", str(exc))
                 else:
@@ -135,8 +138,9 @@ class ImportJobAdmin(admin.ModelAdmin):
         job = get_object_or_404(ImportJob, pk=pk)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Import #{job.pk}: {job.original_name}",
+            "title": f"{'Preview' if job.dry_run else 'Import'} #{job.pk}: {job.original_name}",
             "job": job,
+            "confirmed_by": job.confirmations.first() if job.dry_run else None,
             "opts": self.model._meta,
             "status": background_job_status(job),
             "status_url": reverse("admin:imports_importjob_status", args=[job.pk]),
@@ -161,6 +165,18 @@ class ImportJobAdmin(admin.ModelAdmin):
         return self._act(
             request, pk, services.import_job_retry, "The import was queued again; it resumes where it stopped."
         )
+
+    def confirm_view(self, request: HttpRequest, pk: int):
+        """ "Import this file" on a finished preview: the import starts, and its page opens."""
+        if request.method != "POST" or not self._may_import(request):
+            raise PermissionDenied
+        preview = get_object_or_404(ImportJob, pk=pk)
+        try:
+            job = services.import_job_confirm(preview=preview, user=request.user)
+        except ServiceError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return redirect("admin:imports_importjob_progress", preview.pk)
+        return redirect("admin:imports_importjob_progress", job.pk)
 
     def _act(self, request: HttpRequest, pk: int, action, done: str):
         if request.method != "POST" or not self._may_import(request):

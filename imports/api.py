@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -34,6 +36,11 @@ _ACCEPTED = inline_serializer(
 
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A CSV with columns sku and name, optionally description and active.")
+    dry_run = serializers.BooleanField(
+        default=False,
+        help_text="A preview: count what the import would do and sample the changes, writing no product; "
+        "POST /api/v1/imports/{id}/confirm then imports the same file.",
+    )
 
 
 class RetrySerializer(serializers.Serializer):
@@ -71,20 +78,25 @@ class UploadViewSet(viewsets.GenericViewSet):
         if getattr(request._request, "upload_too_large", False):
             return _too_large()
         serializer.is_valid(raise_exception=True)
-        job = services.import_job_create(upload=serializer.validated_data["file"], user=request.user)
-        body = {
-            "task_id": job.task_id,
-            "job_id": job.pk,
-            "status": job.status,
-            "status_url": status_url(job, request),
-            "filename": job.original_name,
-        }
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        data = serializer.validated_data
+        job = services.import_job_create(upload=data["file"], user=request.user, dry_run=data["dry_run"])
+        return Response(_accepted(job, request), status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={200: ImportJobStatusSerializer})
     @action(detail=True, methods=["get"])
     def status(self, request: Request, task_id: str | None = None) -> Response:
         return Response(background_job_status(self.get_object()))
+
+
+def _accepted(job: ImportJob, request: Request) -> dict[str, Any]:
+    """The answer to a request that queued an import."""
+    return {
+        "task_id": job.task_id,
+        "job_id": job.pk,
+        "status": job.status,
+        "status_url": status_url(job, request),
+        "filename": job.original_name,
+    }
 
 
 def _too_large() -> Response:
@@ -100,7 +112,7 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = ImportJobSerializer
     queryset = ImportJob.objects.select_related("uploaded_by")
-    action_permissions = {"cancel": permissions.IMPORT, "retry": permissions.IMPORT}
+    action_permissions = {"cancel": permissions.IMPORT, "retry": permissions.IMPORT, "confirm": permissions.IMPORT}
 
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="line, sku, column, reason")})
     @action(
@@ -131,3 +143,16 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
         options.is_valid(raise_exception=True)
         job = services.import_job_retry(job=self.get_object(), start_over=options.validated_data["start_over"])
         return Response(self.get_serializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: _ACCEPTED,
+            409: OpenApiResponse(description="Not a finished preview, or confirmed already."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def confirm(self, request: Request, pk: str | None = None) -> Response:
+        """Import the file of a finished preview (a dry run), without uploading it again."""
+        job = services.import_job_confirm(preview=self.get_object(), user=request.user)
+        return Response(_accepted(job, request), status=status.HTTP_202_ACCEPTED)

@@ -110,6 +110,9 @@ class ImportJobSerializer(ImportJobStatusSerializer):
     """The import resource (history): the status payload, less the rejected rows, plus the record."""
 
     uploaded_by = serializers.CharField(source="uploaded_by.username", default=None, read_only=True)
+    confirms: serializers.PrimaryKeyRelatedField[ImportJob] = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The preview this import confirms."
+    )
     status_url = serializers.SerializerMethodField()
     errors_url = serializers.SerializerMethodField()
 
@@ -126,6 +129,7 @@ class ImportJobSerializer(ImportJobStatusSerializer):
             "delimiter",
             "columns",
             "cancel_requested",
+            "confirms",
             "created_at",
             "status_url",
             "errors_url",

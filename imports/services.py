@@ -45,9 +45,15 @@ def import_file_check(file: BinaryIO | UploadedFile) -> parsing.Layout:
 
 
 def import_job_create(
-    *, upload: UploadedFile, user: AbstractBaseUser | AnonymousUser | None = None, chunk_size: int | None = None
+    *,
+    upload: UploadedFile,
+    user: AbstractBaseUser | AnonymousUser | None = None,
+    chunk_size: int | None = None,
+    dry_run: bool = False,
 ) -> ImportJob:
-    """Store an uploaded CSV, record its job and queue the import once the transaction commits."""
+    """Store an uploaded CSV, record its job and queue the import once the transaction commits.
+    A dry run (a preview) counts what the import would do and writes no product; see
+    import_job_confirm for importing the same file afterwards."""
     limit = settings.IMPORT_MAX_UPLOAD_BYTES
     if upload.size is not None and upload.size > limit:
         raise FileTooLarge(f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes.")
@@ -61,6 +67,7 @@ def import_job_create(
         chunk_size=chunk_size or 0,
         columns=list(layout.present),
         warnings=layout.warnings,
+        dry_run=dry_run,
     )
     job.file.save(job.original_name, upload, save=False)  # streamed to storage in chunks
     job.save()
@@ -84,6 +91,35 @@ def import_job_create_from_path(*, path: Path, chunk_size: int | None = None, dr
     )
     if not dry_run:
         job.save()
+    return job
+
+
+def import_job_confirm(*, preview: ImportJob, user: AbstractBaseUser | AnonymousUser | None = None) -> ImportJob:
+    """Import the file of a finished preview (a dry run), without uploading it again: a new job,
+    queued, that records the preview it confirms. A preview is confirmed once. The import applies
+    the file as it is then (an upsert), whatever changed in the catalogue since the preview."""
+    with transaction.atomic():
+        preview = ImportJob.objects.select_for_update().get(pk=preview.pk)
+        if not preview.dry_run or preview.status != ImportJob.Status.SUCCESS:
+            raise Conflict(f"Only a finished preview can be confirmed; #{preview.pk} is not one.")
+        if preview.confirmations.exists():
+            raise Conflict(f"Preview #{preview.pk} has been confirmed already.")
+        if not preview.file_path.is_file():
+            raise Conflict(f"The file of preview #{preview.pk} is no longer stored; upload it again.")
+        job = ImportJob.objects.create(
+            source=preview.source,
+            file=preview.file.name,
+            source_path=preview.source_path,
+            original_name=preview.original_name,
+            size_bytes=preview.size_bytes,
+            uploaded_by=job_owner(user),
+            task_id=str(uuid.uuid4()),
+            chunk_size=preview.chunk_size,
+            columns=preview.columns,
+            warnings=preview.warnings,
+            confirms=preview,
+        )
+        import_job_enqueue(job=job)
     return job
 
 
@@ -138,11 +174,11 @@ def import_jobs_prune(*, now: datetime | None = None, batch_size: int = 500) -> 
     old = ImportJob.objects.filter(status__in=ImportJob.FINISHED, created_at__lt=cutoff).order_by("pk")
     removed = 0
     while batch := list(old[:batch_size]):
+        ids = [job.pk for job in batch]
         for job in batch:
-            if job.file:
+            # A preview and the import that confirms it share one file: the last to go takes it.
+            if job.file and not ImportJob.objects.filter(file=job.file.name).exclude(pk__in=ids).exists():
                 job.file.delete(save=False)  # a file already gone is fine
         with transaction.atomic():
-            removed += (
-                ImportJob.objects.filter(pk__in=[job.pk for job in batch]).delete()[1].get(ImportJob._meta.label, 0)
-            )
+            removed += ImportJob.objects.filter(pk__in=ids).delete()[1].get(ImportJob._meta.label, 0)
     return removed

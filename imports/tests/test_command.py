@@ -24,7 +24,7 @@ def test_imports_in_process_records_a_job_and_prints_a_summary(csv_file):
     path = csv_file("sku,name\nA,a\nB,b\n,missing\n")
     output = run(path)
     assert "Imported 3 rows from products.csv" in output
-    assert "2 created, 0 updated, 1 rejected." in output
+    assert "2 created, 0 updated, 0 unchanged, 1 rejected." in output
     assert "line 4, column sku: SKU is empty." in output
     job = ImportJob.objects.get()
     assert (job.source, job.status, job.created_count) == ("command", "SUCCESS", 2)
@@ -34,16 +34,19 @@ def test_imports_in_process_records_a_job_and_prints_a_summary(csv_file):
 
 def test_plain_progress_lines_when_not_a_terminal(csv_file):
     output = run(csv_file("sku,name\n" + "".join(f"P{i},p\n" for i in range(30))), "--chunk-size", "7")
-    assert "Import complete: 30/30 rows (100%), 30 created, 0 updated, 0 rejected" in output
+    assert "Import complete: 30/30 rows (100%), 30 created, 0 updated, 0 unchanged, 0 rejected" in output
 
 
 def test_dry_run_counts_what_would_happen_and_writes_nothing(csv_file):
     product_services.product_create(sku="OLD", name="o")
-    path = csv_file("sku,name\nold,changed\nNEW,n\nnew,again\n,bad\n")
+    product_services.product_create(sku="SAME", name="s")
+    path = csv_file("sku,name\nold,changed\nNEW,n\nnew,again\nsame,s\n,bad\n")
     output = run(path, "--dry-run", "--chunk-size", "2")
-    assert "Would import 4 rows" in output
-    assert "1 would be created, 2 would be updated, 1 rejected." in output
-    assert list(Product.objects.values_list("sku", "name")) == [("OLD", "o")]
+    assert "Would import 5 rows" in output
+    assert "1 would be created, 2 would be updated, 1 unchanged, 1 rejected." in output
+    assert "First 1 rows that would update:\n  old: name 'o' -> 'changed'" in output
+    assert "First 1 SKUs that would be created: NEW" in output
+    assert sorted(Product.objects.values_list("sku", "name")) == [("OLD", "o"), ("SAME", "s")]
     assert not ImportJob.objects.exists()
 
 

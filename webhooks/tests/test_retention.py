@@ -21,7 +21,7 @@ def log_aged(webhook, days: float) -> WebhookDelivery:
 
 def test_logs_older_than_the_retention_period_are_removed(make_webhook, webhook_settings, monkeypatch):
     webhook_settings.WEBHOOK_LOG_RETENTION_DAYS = 7
-    monkeypatch.setattr("webhooks.services._PRUNE_BATCH", 2)  # several batches
+    monkeypatch.setattr("fulfil.database.DELETE_BATCH", 2)  # several batches
     webhook = make_webhook()
     kept = [log_aged(webhook, 0), log_aged(webhook, 6.9)]
     for _ in range(3):

@@ -7,6 +7,7 @@
 //   data-rows="row_errors" data-columns="line,sku,..."   a <tbody> filled with those rows
 //   .bar / .fill                   the progress bar, at the payload's `percent`
 //   data-outcome-class             class "success" once the job succeeded, "error" otherwise
+//   data-reload-when-finished      on the root: load the page again once the job has finished
 // The root gets the class `failure` when the job failed, and `status-<status>` always.
 (function () {
   "use strict";
@@ -65,7 +66,10 @@
     async function poll() {
       try {
         const response = await fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"});
-        if (response.ok && render(root, await response.json())) return;
+        if (response.ok && render(root, await response.json())) {
+          if ("reloadWhenFinished" in root.dataset) window.location.reload();  // the page has more to show
+          return;
+        }
       } catch (e) { /* the next poll tries again */ }
       setTimeout(poll, EVERY_MS);
     }

@@ -92,8 +92,10 @@ class Command(BaseCommand):
         updated = "would be updated" if job.dry_run else "updated"
         out.write(
             f"{verb} {job.processed_rows:,} rows from {job.original_name} in {seconds:.1f}s ({rate:,.0f} rows/s): "
-            f"{job.created_count:,} {created}, {job.updated_count:,} {updated}, {job.error_count:,} rejected."
+            f"{job.created_count:,} {created}, {job.updated_count:,} {updated}, {job.unchanged_count:,} unchanged, "
+            f"{job.error_count:,} rejected."
         )
+        self._sample(job)
         if job.pk:
             out.write(f"Recorded as import #{job.pk}.")
         for warning in job.warnings:
@@ -106,6 +108,19 @@ class Command(BaseCommand):
                 out.write(f"  {where}: {error.reason}")
         if errors_out and job.error_count:
             out.write(f"Every rejected row is in {errors_out}.")
+
+    def _sample(self, job: ImportJob) -> None:
+        """A dry run's sample of what would change (the preview)."""
+        changes = job.changes if job.dry_run else {}
+        if changes.get("updated"):
+            self.stdout.write(f"First {len(changes['updated'])} rows that would update:")
+            for row in changes["updated"]:
+                fields = "; ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in row["changes"].items())
+                self.stdout.write(f"  {row['sku']}: {fields}")
+        if changes.get("created"):
+            self.stdout.write(
+                f"First {len(changes['created'])} SKUs that would be created: {', '.join(changes['created'])}"
+            )
 
 
 class _Progress:
@@ -132,7 +147,8 @@ class _Progress:
             self.last_line = now
             self.stream.write(
                 f"{job.phase}: {job.processed_rows:,}/{job.total_rows:,} rows ({job.percent:.0f}%), "
-                f"{job.created_count:,} created, {job.updated_count:,} updated, {job.error_count:,} rejected"
+                f"{job.created_count:,} created, {job.updated_count:,} updated, {job.unchanged_count:,} unchanged, "
+                f"{job.error_count:,} rejected"
             )
 
     def close(self) -> None:
