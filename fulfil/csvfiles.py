@@ -26,11 +26,11 @@ def safe_row(row: Sequence[object]) -> list[object]:
     return [spreadsheet_safe(value) for value in row]
 
 
-def csv_pieces(rows: Iterable[Sequence[object]]) -> Iterator[str]:
-    """Rows as CSV text (comma, minimal quoting, CRLF), a piece of many rows at a time, for a
-    streamed response or a file: memory stays flat whatever the number of rows."""
+def csv_pieces(rows: Iterable[Sequence[object]], *, delimiter: str = ",") -> Iterator[str]:
+    """Rows as CSV text (comma unless told, minimal quoting, CRLF), a piece of many rows at a time,
+    for a streamed response or a file: memory stays flat whatever the number of rows."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, delimiter=delimiter)
     pending = 0
     for row in rows:
         writer.writerow(row)

@@ -145,6 +145,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             "status": background_job_status(job),
             "status_url": reverse("admin:imports_importjob_status", args=[job.pk]),
             "errors_url": reverse("v1:import-errors", args=[job.pk]),
+            "rejected_url": reverse("v1:import-rejected", args=[job.pk]),
             "may_import": self._may_import(request),
         }
         return TemplateResponse(request, "admin/imports/importjob/progress.html", context)

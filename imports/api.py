@@ -114,7 +114,7 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = ImportJob.objects.select_related("uploaded_by")
     action_permissions = {"cancel": permissions.IMPORT, "retry": permissions.IMPORT, "confirm": permissions.IMPORT}
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="line, sku, column, reason")})
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="line, row, sku, column, reason")})
     @action(
         detail=True,
         methods=["get"],
@@ -125,6 +125,24 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
     def errors_csv(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         job = self.get_object()
         return csv_download(selectors.import_error_report(job=job), f"import-{job.pk}-errors.csv")
+
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(description="The file's header and rejected rows, + error,line,row")
+        }
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"rejected\.csv",
+        url_name="rejected",
+        renderer_classes=[JSONRenderer, CSVRenderer],
+    )
+    def rejected_csv(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
+        """The rejected rows as the file had them, with error, line and row: fix them and upload
+        this file as it is (the importer ignores the three extra columns)."""
+        job = self.get_object()
+        return csv_download(selectors.import_rejected_rows(job=job), f"import-{job.pk}-rejected.csv")
 
     @extend_schema(request=None, responses={200: ImportJobSerializer, 409: OpenApiResponse(description="Finished.")})
     @action(detail=True, methods=["post"])

@@ -60,6 +60,7 @@ class ImportJob(BackgroundJob):
     encoding = models.CharField(max_length=16, blank=True)
     delimiter = models.CharField(max_length=4, blank=True)
     columns = models.JSONField(default=list, blank=True, help_text="The known columns the file has.")
+    header = models.JSONField(default=list, blank=True, help_text="The file's header, as the file has it.")
     warnings = models.JSONField(default=list, blank=True)
     total_rows = models.PositiveIntegerField(null=True, blank=True)
     processed_rows = models.PositiveIntegerField(default=0)
@@ -119,11 +120,20 @@ class ImportChunk(models.Model):
         return f"chunk {self.seq} of import #{self.job_id}"
 
 
+# A rejected record's values are kept for rejected.csv up to this size; a longer one is listed
+# without them (its line and row say where it is).
+KEPT_FIELDS_CHARS = 64 << 10
+
+
 class ImportRowError(models.Model):
     """A rejected row: its line in the file, its SKU when known, the column and the reason."""
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
-    line = models.PositiveIntegerField()
+    line = models.PositiveIntegerField(help_text="The physical line of the file the record starts on.")
+    row = models.PositiveIntegerField(default=0, help_text="The record's number among the data rows, from 1.")
+    fields = models.JSONField(
+        null=True, blank=True, help_text="The record's values as the file has them (for rejected.csv)."
+    )
     sku = models.CharField(max_length=100, blank=True)
     column = models.CharField(max_length=32, blank=True)
     reason = models.CharField(max_length=500)
@@ -138,9 +148,12 @@ class ImportRowError(models.Model):
     @classmethod
     def of(cls, job: ImportJob, error: RowError) -> ImportRowError:
         """The record of a parser's row error, its texts cut to the columns' lengths."""
+        fields = error.fields if error.fields is not None and sum(map(len, error.fields)) <= KEPT_FIELDS_CHARS else None
         return cls(
             job=job,
             line=error.line,
+            row=error.row,
+            fields=fields,
             sku=fit(cls, "sku", error.sku),
             column=fit(cls, "column", error.column),
             reason=fit(cls, "reason", error.reason),

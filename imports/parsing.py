@@ -58,10 +58,14 @@ class Row:
 
 @dataclass(slots=True)
 class RowError:
-    line: int
+    line: int  # the physical line the record starts on
     reason: str
     sku: str = ""
     column: str = ""
+    # The record's number among the data records, from 1, as a spreadsheet counts them, and its
+    # fields as the file has them (None when unreadable): where it is, not what is wrong.
+    row: int = field(default=0, compare=False)
+    fields: list[str] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -74,6 +78,7 @@ class Layout:
     unknown: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     max_record: int = MAX_RECORD_CHARS
+    header: list[str] = field(default_factory=list)  # the header's names as the file has them
     digest: str = ""  # SHA-256 of the whole file, once inspected
 
     @property
@@ -196,7 +201,7 @@ def layout_from_header(opening: str, encoding: str) -> Layout:
         elif name:
             unknown.append(raw.strip())
     warnings = [f"Ignored unknown column(s): {', '.join(unknown)}."] if unknown else []
-    return Layout(encoding, delimiter, columns, len(names), header_line, unknown, warnings)
+    return Layout(encoding, delimiter, columns, len(names), header_line, unknown, warnings, header=names)
 
 
 def check_upload(sample: bytes) -> Layout:
@@ -307,16 +312,19 @@ def records(file: BinaryIO, layout: Layout, *, skip: int = 0) -> Iterator[Row | 
     """Every data record after the header, validated, in file order.
 
     `skip` passes over that many records first (resuming after a checkpoint) without
-    validating them.
+    validating them. A RowError carries the record's number and its fields as read.
     """
     validate = _validator(layout)
-    for start, fields in _raw_records(file, layout):
+    for row, (start, fields) in enumerate(_raw_records(file, layout), start=1):
         if skip:
             skip -= 1
         elif isinstance(fields, str):
-            yield RowError(start, fields)
+            yield RowError(start, fields, row=row)
         else:
-            yield validate(start, fields)
+            item = validate(start, fields)
+            if type(item) is RowError:
+                item.row, item.fields = row, fields
+            yield item
 
 
 def count_records(file: BinaryIO, layout: Layout) -> int:

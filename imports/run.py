@@ -84,6 +84,7 @@ class ImportRun(JobRunner[ImportJob]):
                 done = self._committed_chunks(layout)
                 job.encoding, job.delimiter = layout.encoding, layout.delimiter
                 job.columns, job.warnings = list(layout.present), [*layout.warnings, *self.notes]
+                job.header = layout.header
                 job.total_rows = parsing.count_records(file, layout)
                 if not done and self.persist and not job.dry_run:
                     data = {"task_id": job.task_id, "filename": job.original_name, "total_rows": job.total_rows}
@@ -94,6 +95,7 @@ class ImportRun(JobRunner[ImportJob]):
                     "encoding",
                     "delimiter",
                     "columns",
+                    "header",
                     "warnings",
                     "total_rows",
                     "chunk_size",

@@ -24,7 +24,7 @@ def status_url(job: ImportJob, request: Request | None = None) -> str:
 class ImportRowErrorSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportRowError
-        fields = ("line", "sku", "column", "reason")
+        fields = ("line", "row", "sku", "column", "reason")
         read_only_fields = fields
 
 

@@ -108,7 +108,7 @@ def test_status_through_a_run(uploaded, api):
     }  # fmt: skip
     assert status_body["percent"] == 100.0
     assert status_body["rows_per_second"] > 0
-    assert status_body["row_errors"] == [{"line": 3, "sku": "B", "column": "active", "reason": status_body[
+    assert status_body["row_errors"] == [{"line": 3, "row": 2, "sku": "B", "column": "active", "reason": status_body[
         "row_errors"][0]["reason"]}]  # fmt: skip
     assert status_body["error_report_url"].endswith(f"/api/v1/imports/{body['job_id']}/errors.csv")
 
@@ -138,8 +138,8 @@ def test_errors_csv_streams_every_rejected_row(uploaded, api):
     response = api.get(f"/api/v1/imports/{body['job_id']}/errors.csv", HTTP_ACCEPT="text/csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     report = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert report[0] == ["line", "sku", "column", "reason"]
-    assert len(report) == 31 and report[1] == ["3", "", "sku", "SKU is empty."]
+    assert report[0] == ["line", "row", "sku", "column", "reason"]
+    assert len(report) == 31 and report[1] == ["3", "2", "", "sku", "SKU is empty."]
 
 
 def test_import_list_and_detail(uploaded, api):

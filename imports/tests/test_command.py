@@ -55,8 +55,8 @@ def test_errors_out_gets_every_rejected_row(csv_file, tmp_path):
     report = tmp_path / "rejected.csv"
     output = run(path, "--errors-out", report)
     rows = list(csv.reader(report.open()))
-    assert rows[0] == ["line", "sku", "column", "reason"]
-    assert len(rows) == 16 and rows[1] == ["2", "", "sku", "SKU is empty."]
+    assert rows[0] == ["line", "row", "sku", "column", "reason"]
+    assert len(rows) == 16 and rows[1] == ["2", "1", "", "sku", "SKU is empty."]
     assert "First 10 of 15 rejected rows:" in output
     assert f"Every rejected row is in {report}." in output
 

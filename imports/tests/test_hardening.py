@@ -49,14 +49,14 @@ def test_only_the_first_errors_are_stored_the_rest_counted_and_the_report_says_s
     assert job.row_errors.count() == 25
     rows = report(job)
     assert len(rows) == 1 + 25 + 1
-    assert rows[-1][3] == "Only the first 25 of 100 rejected rows are stored and shown."
+    assert rows[-1][4] == "Only the first 25 of 100 rejected rows are stored and shown."
     status = api.get(f"/api/v1/products/upload/{job.task_id}/status").json()
     assert (status["errors"], status["errors_stored"], len(status["row_errors"])) == (100, 25, 20)
 
 
 def test_a_report_with_every_error_stored_has_no_note(csv_file):
     job = import_job_run(job=new_job(csv_file, "sku,name\n,x\n,y\n"))
-    assert [row[3] for row in report(job)[1:]] == ["SKU is empty.", "SKU is empty."]
+    assert [row[4] for row in report(job)[1:]] == ["SKU is empty.", "SKU is empty."]
 
 
 # --- Spreadsheet formulas -------------------------------------------------------------------------
@@ -71,10 +71,10 @@ def test_cells_a_spreadsheet_would_run_are_neutralised(cell):
 def test_errors_csv_and_errors_out_never_hand_a_spreadsheet_a_formula(csv_file, tmp_path):
     content = "sku,name,active\n\"=cmd|' /C calc'!A0\",x,maybe\n@SUM(1),y,nope\n"
     job = import_job_run(job=new_job(csv_file, content))
-    assert [row[1] for row in report(job)[1:]] == ["'=cmd|' /C calc'!A0", "'@SUM(1)"]
+    assert [row[2] for row in report(job)[1:]] == ["'=cmd|' /C calc'!A0", "'@SUM(1)"]
     out = tmp_path / "rejected.csv"
     call_command("import_csv", str(csv_file(content, "again.csv")), "--errors-out", str(out), stdout=io.StringIO())
-    assert [row[1] for row in list(csv.reader(out.open()))[1:]] == ["'=cmd|' /C calc'!A0", "'@SUM(1)"]
+    assert [row[2] for row in list(csv.reader(out.open()))[1:]] == ["'=cmd|' /C calc'!A0", "'@SUM(1)"]
 
 
 # --- Retry resumes ------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ written; then confirming imports the same stored file."""
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 
 import pytest
@@ -141,3 +143,43 @@ def test_a_preview_and_its_import_share_the_file_until_both_are_pruned(api, sett
     ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(days=40))
     assert services.import_jobs_prune() == 1
     assert not job.file_path.exists()
+
+
+# --- Rejected rows, fixed and uploaded again ----------------------------------------------------
+
+
+def test_rejected_rows_come_back_as_the_file_had_them_and_import_once_fixed(
+    api, eager_celery, django_capture_on_commit_callbacks
+):
+    data = (
+        "Name;SKU;Description;Colour\r\n"
+        'Fine;OK-1;"two\r\nlines";red\r\n'
+        ";NO-NAME;x;blue\r\n"
+        'Broken;BAD-1;"multi\r\nline";\r\n'
+        "Too;many;fields;here;extra\r\n"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        body = api.post(UPLOAD, {"file": SimpleUploadedFile("s.csv", data.encode())}, format="multipart").json()
+    job = ImportJob.objects.get(pk=body["job_id"])
+    assert (job.created_count, job.error_count) == (2, 2)
+    response = api.get(f"/api/v1/imports/{job.pk}/rejected.csv", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0] == ["Name", "SKU", "Description", "Colour", "error", "line", "row"]
+    assert rows[1] == ["", "NO-NAME", "x", "blue", "Name is empty.", "4", "2"]
+    assert rows[2][:5] == ["Too", "many", "fields", "here", "extra"] and rows[2][-2:] == ["7", "4"]
+
+    fixed = text.replace(";NO-NAME;", "Named now;NO-NAME;").replace("Too;many;fields;here;extra", "Too;MANY;f;x")
+    with django_capture_on_commit_callbacks(execute=True):
+        again = api.post(UPLOAD, {"file": SimpleUploadedFile("fixed.csv", fixed.encode())}, format="multipart")
+    second = ImportJob.objects.get(pk=again.json()["job_id"])
+    assert (second.status, second.created_count, second.error_count) == ("SUCCESS", 2, 0)
+    assert "Ignored unknown column(s): Colour, error, line, row." in second.warnings
+    assert Product.objects.get(sku="NO-NAME").name == "Named now"
+
+
+def test_errors_csv_and_the_status_give_line_and_row(api, csv_file):
+    job = import_job_run(job=services.import_job_create_from_path(path=csv_file('sku,name\nA,"x\ny"\n,bad\n')))
+    row_error = ImportJob.objects.get(pk=job.pk).row_errors.get()
+    assert (row_error.line, row_error.row) == (4, 2)

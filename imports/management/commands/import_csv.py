@@ -53,7 +53,7 @@ class Command(BaseCommand):
         def on_errors(errors) -> None:
             shown.extend(errors[: SHOWN_ERRORS - len(shown)])
             if writer:
-                writer.writerows(safe_row((e.line, e.sku, e.column, e.reason)) for e in errors)
+                writer.writerows(safe_row((e.line, e.row, e.sku, e.column, e.reason)) for e in errors)
 
         progress = _Progress(self.stdout, interactive=self.stdout.isatty())
         started = time.monotonic()
