@@ -113,7 +113,7 @@ def test_a_100000_row_upload_shows_progress_and_exact_counts_then_is_found_by_a_
     assert page.inner_text("#errors") == shown(expected.errors)
     # The first rejected rows are listed with their reasons, and the full report is offered.
     first = page.locator("#error-table tbody tr").first.inner_text()
-    assert first.split("\t")[:3] == ["335", "", "sku"], first  # row 333 is on line 335 (header, 1-based)
+    assert first.split("\t")[:4] == ["335", "334", "", "sku"], first  # the 334th data row, on line 335
     assert page.locator("#report-link").is_visible()
     assert page.locator("#retry-form").is_hidden() and page.locator("#cancel-form").is_hidden()
     job = ImportJob.objects.get()
@@ -177,7 +177,7 @@ def test_a_broken_file_is_refused_with_its_reason_and_a_failed_import_shows_why_
     job.file_path.write_text(good)  # the stored copy is put right
     page.click("#retry-form input[type=submit]")
     page.wait_for_selector(".messagelist .success")
-    assert page.inner_text(".messagelist .success") == "The import was queued again."
+    assert page.inner_text(".messagelist .success") == "The import was queued again; it resumes where it stopped."
     wait_until(lambda: page.inner_text("#phase") == "Import complete", timeout=30, what="the retried import",
                worker=worker)  # fmt: skip
     bar_drawn_full(page)
