@@ -60,7 +60,10 @@ class BackgroundJob(models.Model):
     phase = models.CharField(max_length=500, default="Queued")
     error_message = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started it.")
+    crashes = models.PositiveSmallIntegerField(
+        default=0, help_text="Times its worker died while running it, since it was last queued."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="When its runner last reported.")
@@ -186,15 +189,16 @@ class JobRunner(Generic[J]):
         if job.cancel_requested:
             self._end(job.Status.REVOKED, "Cancelled before it started", running=(job.Status.PENDING, *job.RUNNING))
             return job
-        if job.status in job.RUNNING and job.attempts >= settings.IMPORT_MAX_ATTEMPTS:
-            # Started this often and never finished: each time its worker died. Running it again
-            # would only take the next worker down; fail it, so the queue moves on.
-            self.fail(self.crashed.format(attempts=job.attempts), running=job.RUNNING)
-            return job
+        if job.status in job.RUNNING:  # started before and never finished: its worker died
+            job.crashes += 1
+            if job.crashes >= settings.IMPORT_MAX_ATTEMPTS:
+                # Running it again would only take the next worker down; fail it, so the queue moves on.
+                self.fail(self.crashed.format(attempts=job.crashes), running=job.RUNNING)
+                return job
         job.attempts += 1
         job.status, job.phase = self.start_status, self.start_phase
         job.started_at = job.started_at or timezone.now()
-        self.save("attempts", "status", "phase", "started_at", running=(job.Status.PENDING, *job.RUNNING))
+        self.save("attempts", "crashes", "status", "phase", "started_at", running=(job.Status.PENDING, *job.RUNNING))
         self.log.info("%s %s started (attempt %s)", self.noun, job.pk, job.attempts, extra={"job_id": job.pk})
         self.on_progress(job)
         try:

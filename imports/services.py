@@ -145,7 +145,7 @@ def import_job_retry(*, job: ImportJob, start_over: bool = False) -> ImportJob:
         raise Conflict(f"The file of import #{job.pk} is no longer stored; upload it again.")
     job.task_id = str(uuid.uuid4())
     job.status, job.phase, job.error_message = ImportJob.Status.PENDING, "Queued", ""
-    job.cancel_requested, job.start_over, job.attempts = False, start_over, 0
+    job.cancel_requested, job.start_over, job.crashes = False, start_over, 0
     job.heartbeat_at = job.finished_at = None
     job.save()
     import_job_enqueue(job=job)

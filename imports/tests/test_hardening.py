@@ -152,7 +152,7 @@ def test_the_retry_endpoint_takes_start_over(api, csv_file, eager_celery, django
 def test_a_job_whose_worker_died_max_attempts_times_is_failed_not_started_again(csv_file, settings):
     settings.IMPORT_MAX_ATTEMPTS = 3
     job = new_job(csv_file, DATA)
-    ImportJob.objects.filter(pk=job.pk).update(status="PROGRESS", attempts=3)
+    ImportJob.objects.filter(pk=job.pk).update(status="PROGRESS", attempts=3, crashes=2)  # a third death
     job = import_job_run(job=job)
     assert job.status == "FAILURE" and job.error_message == "the worker stopped 3 times while importing this file"
     assert not Product.objects.exists()
