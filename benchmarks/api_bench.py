@@ -23,6 +23,7 @@ a new fill); the rows a run creates are deleted again at the end. Settings are p
 from __future__ import annotations
 
 import argparse
+import base64
 import cProfile
 import gc
 import io
@@ -36,6 +37,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import psycopg
 from _common import django_setup, ensure_database, percentiles
@@ -220,12 +222,19 @@ def like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def page_statements(where: str, params: list, *, limit: int = 20) -> list[Statement]:
-    """What DRF's LimitOffsetPagination sends: an exact count, then the first page."""
+def page_statements(where: str, params: list, *, limit: int = 20, offset: int = 0, order: str = "") -> list[Statement]:
+    """What the list sends for a page: PostgreSQL's estimate of the count (the API counts exactly
+    only below 100,000 rows, where counting is cheap), then the page."""
+    order = order or "created_at DESC, id DESC"
     return [
-        (f"SELECT count(*) FROM {TABLE}{where}", params),
-        (f"SELECT {FIELDS} FROM {TABLE}{where} ORDER BY created_at DESC, id DESC LIMIT {limit}", params),
+        (f"EXPLAIN (FORMAT JSON) SELECT * FROM {TABLE}{where}", params),
+        (f"SELECT {FIELDS} FROM {TABLE}{where} ORDER BY {order} LIMIT {limit} OFFSET {offset}", params),
     ]
+
+
+def keyset_cursor(position: str) -> str:
+    """The `cursor` DRF's CursorPagination gives for the page starting after `position`."""
+    return base64.b64encode(urlencode({"p": position}).encode()).decode()
 
 
 def build_operations(args: argparse.Namespace, rng: random.Random, raw: psycopg.Connection) -> list[Operation]:
@@ -315,8 +324,87 @@ def build_operations(args: argparse.Namespace, rng: random.Random, raw: psycopg.
         admin_statements.append((f"SELECT count(*) FROM {TABLE}", []))
     admin_statements.append((f"SELECT {FIELDS} FROM {TABLE} ORDER BY created_at DESC, id DESC LIMIT 50", []))
 
+    # A page nine tenths of the way down the list, by offset and by keyset (cursor).
+    deep = int(args.rows * 0.9) // 20 * 20
+    deep_created = raw.execute(
+        f"SELECT created_at FROM {TABLE} ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET %s", [deep]
+    ).fetchone()[0]
+    deep_cursor = keyset_cursor(deep_created.isoformat())
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    description_terms = [f"{rng.choice(COLORS)} {rng.choice(ITEMS)}".lower() for _ in range(2 * total)]
+    two_word_terms = [f"{rng.choice(MATERIALS)} {rng.choice(ITEMS)}".lower() for _ in range(2 * total)]
+
     list_path = "/api/v1/products"
     return [
+        Operation(
+            "deep page (offset 90%)",
+            "read",
+            lambda i: api.get(list_path, {"offset": deep}),
+            200,
+            lambda i: page_statements("", [], offset=deep),
+        ),
+        Operation(
+            "deep page (cursor 90%)",
+            "read",
+            lambda i: api.get(list_path, {"cursor": deep_cursor}),
+            200,
+            lambda i: [
+                (
+                    f"SELECT {FIELDS} FROM {TABLE} WHERE created_at < %s ORDER BY created_at DESC, id DESC LIMIT 21",
+                    [deep_created],
+                )
+            ],
+        ),
+        Operation(
+            "SKU contains",
+            "read",
+            lambda i: api.get(list_path, {"sku": sku_terms[i][4:11]}),
+            200,
+            lambda i: page_statements(" WHERE UPPER(sku::text) LIKE UPPER(%s)", [like(sku_terms[total + i][4:11])]),
+        ),
+        Operation(
+            "description contains",
+            "read",
+            lambda i: api.get(list_path, {"description": description_terms[i]}),
+            200,
+            lambda i: page_statements(
+                " WHERE UPPER(description::text) LIKE UPPER(%s)", [like(description_terms[total + i])]
+            ),
+        ),
+        Operation(
+            "active=false",
+            "read",
+            lambda i: api.get(list_path, {"active": "false"}),
+            200,
+            lambda i: page_statements(" WHERE NOT active", []),
+        ),
+        Operation(
+            "updated in the last hour",
+            "read",
+            lambda i: api.get(list_path, {"updated_after": hour_ago}),
+            200,
+            lambda i: page_statements(" WHERE updated_at >= %s", [hour_ago]),
+        ),
+        Operation(
+            "search, two common words",
+            "read",
+            lambda i: api.get(list_path, {"search": two_word_terms[i]}),
+            200,
+            lambda i: page_statements(*search_where(two_word_terms[total + i])),
+        ),
+        Operation(
+            "admin search",
+            "read",
+            lambda i: admin.get("/admin/products/product/", {"q": search_terms[i]}),
+            200,
+            lambda i: [
+                (
+                    f"SELECT {FIELDS} FROM {TABLE}{search_where(search_terms[total + i])[0]} "
+                    "ORDER BY created_at DESC, id DESC LIMIT 50",
+                    search_where(search_terms[total + i])[1],
+                )
+            ],
+        ),
         Operation(
             "list page",
             "read",
@@ -403,7 +491,9 @@ def measure(op: Operation, args: argparse.Namespace, raw: psycopg.Connection) ->
         gc.callbacks.remove(collections)
         check(op, response)
         if op.kind == "read" and response["Content-Type"].startswith("application/json"):
-            op.matched.append(response.json()["count"])
+            body = response.json()
+            if "count" in body:
+                op.matched.append(body["count"])
         statements = op.statements(i)
         started = time.perf_counter()
         run_raw(cur, statements)
