@@ -66,10 +66,7 @@ class ChildProcess:
 
     def peak_rss_mb(self) -> float:
         """The most memory the process (not its children) has held so far: VmHWM, read while it runs."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        return peak_rss_mb(self.proc.pid)
 
     def kill(self) -> None:
         """SIGKILL the whole group, children included: nothing gets to clean up."""
@@ -121,6 +118,14 @@ class CeleryWorker(ChildProcess):
             return bool(app.control.ping(destination=[self.name], timeout=0.25))
 
         wait_until(answers, timeout, f"the Celery worker {self.name} to start", self)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The most memory process `pid` has held so far, in MB: its VmHWM, read while it runs."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def wait_until(

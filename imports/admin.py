@@ -36,9 +36,11 @@ class ImportJobAdmin(admin.ModelAdmin):
         "uploaded_by",
         "created_at",
         "status_badge",
+        "preview",
         "total_rows",
         "created_count",
         "updated_count",
+        "unchanged_count",
         "error_count",
         "duration",
     )
@@ -52,6 +54,8 @@ class ImportJobAdmin(admin.ModelAdmin):
         "source",
         "status",
         "phase",
+        "preview",
+        "confirms",
         "uploaded_by",
         "size_bytes",
         "encoding",
@@ -62,6 +66,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         "processed_rows",
         "created_count",
         "updated_count",
+        "unchanged_count",
         "error_count",
         "error_message",
         "task_id",
@@ -86,6 +91,11 @@ class ImportJobAdmin(admin.ModelAdmin):
     def status_badge(self, job: ImportJob):
         css, label = job.status.lower(), job.get_status_display()
         return format_html('<span class="import-status import-status-{}">{}</span>', css, label)
+
+    @admin.display(description="preview", boolean=True, ordering="dry_run")
+    def preview(self, job: ImportJob) -> bool:
+        """A dry run: it counted what the import would do and wrote no product."""
+        return job.dry_run
 
     @admin.display(description="duration")
     def duration(self, job: ImportJob) -> str:

@@ -66,9 +66,10 @@ class ImportRun(JobRunner[ImportJob]):
         # A dry run through the API is recorded (its status is polled); import_csv's is not.
         super().__init__(job, on_progress=on_progress, should_stop=should_stop, persist=job.pk is not None)
         self.on_errors = on_errors or (lambda errors: None)
-        self.preview = BatchPreview() if job.dry_run else None
+        skip_unchanged = settings.IMPORT_SKIP_UNCHANGED
+        self.preview = BatchPreview(skip_unchanged=skip_unchanged) if job.dry_run else None
         self.upsert: Callable[..., UpsertResult] = self.preview or partial(
-            product_batch_upsert, skip_unchanged=settings.IMPORT_SKIP_UNCHANGED
+            product_batch_upsert, skip_unchanged=skip_unchanged
         )
         self.last_stamp: datetime | None = None
         self.notes: list[str] = []  # warnings of this run, shown with the file's own

@@ -159,9 +159,9 @@ def import_job_forget_progress(*, job: ImportJob) -> None:
     with transaction.atomic():
         job.chunks.all().delete()
         job.total_rows, job.processed_rows, job.start_over = None, 0, False
-        job.created_count = job.updated_count = job.error_count = 0
-        fields = ["total_rows", "processed_rows", "start_over", "created_count", "updated_count", "error_count"]
-        job.save(update_fields=[*fields, "updated_at"])
+        job.created_count = job.updated_count = job.unchanged_count = job.error_count = 0
+        counts = ["created_count", "updated_count", "unchanged_count", "error_count"]
+        job.save(update_fields=["total_rows", "processed_rows", "start_over", *counts, "updated_at"])
 
 
 # --- Housekeeping -------------------------------------------------------------------------------

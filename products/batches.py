@@ -148,7 +148,8 @@ class BatchPreview:
     a product, the dry run's only growing memory) and compares later rows with those.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, skip_unchanged: bool = True) -> None:
+        self.skip_unchanged = skip_unchanged  # as product_batch_upsert's: without it, unchanged rows count updated
         self.written: dict[str, int] = {}
         self.would_create: list[str] = []
         self.would_update: list[dict] = []
@@ -184,6 +185,8 @@ class BatchPreview:
                 result.updated += 1
             if not final_same:
                 self.written[key] = hash(_relevant(entry.values, columns))
+        if not self.skip_unchanged:  # every row is written
+            result.updated, result.unchanged = result.updated + result.unchanged, 0
         return result
 
 

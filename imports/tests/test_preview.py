@@ -30,10 +30,13 @@ def counts(job: ImportJob) -> tuple[int, ...]:
     return job.created_count, job.updated_count, job.unchanged_count, job.error_count, job.processed_rows
 
 
+@pytest.mark.parametrize("skip_unchanged", [True, False])
 @pytest.mark.parametrize("seed", range(6))
-def test_a_dry_run_counts_exactly_what_the_import_then_does(seed, csv_file):
+def test_a_dry_run_counts_exactly_what_the_import_then_does(seed, skip_unchanged, csv_file, settings):
     """Random files over an existing catalogue: SKUs repeated within and across chunks, in other
-    cases, with equal and different values, some columns missing."""
+    cases, with equal and different values, some columns missing; unchanged rows skipped or
+    (IMPORT_SKIP_UNCHANGED=false) written and counted updated."""
+    settings.IMPORT_SKIP_UNCHANGED = skip_unchanged
     rng = random.Random(seed)
     for n in range(0, 60, 3):
         product_services.product_create(sku=f"K-{n}", name=f"name {n % 4}", active=n % 2 == 0)
