@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from fulfil.database import in_values
 from products.keys import sku_key
 from products.models import Product
 
@@ -89,7 +90,9 @@ def product_batch_build(*, rows: Sequence[ProductValues], columns: Collection[st
 
 def product_batch_stored(*, batch: ProductBatch) -> dict[str, Values]:
     """What the catalogue holds for the batch's SKU keys, as import values (one query)."""
-    found = Product.objects.filter(sku_key__in=batch.keys).values_list("sku_key", "name", "description", "active")
+    found = Product.objects.filter(in_values("sku_key", batch.keys)).values_list(
+        "sku_key", "name", "description", "active"
+    )
     return {key: (name, description, active) for key, name, description, active in found}
 
 
