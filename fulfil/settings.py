@@ -7,6 +7,7 @@ production fails loudly instead of silently falling back to a default.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -188,8 +189,29 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default="") or VAR_DIR / "media")
 MEDIA_URL = "media/"
+# Uploaded files: in MEDIA_ROOT (the embedded default; web and workers must share it), or with a
+# bucket named, in S3-compatible object storage (django-storages), so workers can run on any host.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="").strip()
+# Empty: AWS itself; otherwise the S3-compatible server's URL (MinIO: http://minio:9000).
+AWS_S3_ENDPOINT_URL = (
+    _url("AWS_S3_ENDPOINT_URL", "", ("http", "https")) if env.str("AWS_S3_ENDPOINT_URL", default="").strip() else None
+)
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="").strip() or None
+# Servers other than AWS (MinIO, Ceph, ...) are addressed as ENDPOINT/BUCKET/KEY, not BUCKET.ENDPOINT.
+AWS_S3_ADDRESSING_STYLE = "path" if AWS_S3_ENDPOINT_URL else None
+AWS_DEFAULT_ACL = None  # objects are private; the bucket's policy decides
+if AWS_S3_ENDPOINT_URL and not AWS_STORAGE_BUCKET_NAME:
+    raise ImproperlyConfigured("AWS_S3_ENDPOINT_URL is set but AWS_STORAGE_BUCKET_NAME is not")
+# Where a worker keeps its own copy of an import's file while it reads it (object storage only).
+IMPORT_WORK_DIR = Path(env.str("IMPORT_WORK_DIR", default="").strip() or tempfile.gettempdir())
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "storages.backends.s3.S3Storage"
+        if AWS_STORAGE_BUCKET_NAME
+        else "django.core.files.storage.FileSystemStorage"
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from django.conf import settings
 from django.db import models
@@ -95,10 +94,6 @@ class ImportJob(BackgroundJob):
         if not seconds or not self.processed_rows:
             return None
         return round(self.processed_rows / seconds, 1)
-
-    @property
-    def file_path(self) -> Path:
-        return Path(self.file.path) if self.file else Path(self.source_path)
 
 
 class ImportChunk(models.Model):
