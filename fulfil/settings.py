@@ -117,6 +117,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "fulfil.logs.RequestIdMiddleware",
+    "fulfil.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -229,8 +230,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10_485_760
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _bool("BEHIND_HTTPS_PROXY", False) else None
 SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", False)
-# Health checks from inside the network speak plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^api/v1/hello/?$"]
+# Health checks and Prometheus, from inside the network, speak plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/hello/?$", r"^metrics/?$"]
 SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 0)
@@ -342,6 +343,13 @@ WEBHOOK_LOG_RETENTION_DAYS = _int("WEBHOOK_LOG_RETENTION_DAYS", 30, minimum=1)
 # --- FulFil -----------------------------------------------------------------------------
 
 FULFIL_HEALTH_BROKER_TIMEOUT = 2.0
+
+# --- Monitoring -------------------------------------------------------------------------
+
+# /metrics (Prometheus) answers only `Authorization: Bearer <METRICS_TOKEN>`; empty: /metrics is off (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="").strip()
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be 32 characters or more (or empty: no /metrics)")
 
 # --- Products ---------------------------------------------------------------------------
 

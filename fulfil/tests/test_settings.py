@@ -39,6 +39,7 @@ _SETTINGS = {
     "CORS_ORIGINS",
     "AWS_STORAGE_BUCKET_NAME",
     "AWS_S3_ENDPOINT_URL",
+    "METRICS_TOKEN",
 }
 
 
@@ -56,6 +57,7 @@ _SETTINGS = {
         ({"DEBUG": "true", "CORS_ORIGINS": "ftp://example.com"}, "CORS_ORIGINS"),
         ({"DEBUG": "true", "DATABASE_CONN_MAX_AGE": "soon"}, "DATABASE_CONN_MAX_AGE"),
         ({"DEBUG": "true", "AWS_S3_ENDPOINT_URL": "http://minio:9000"}, "AWS_STORAGE_BUCKET_NAME"),
+        ({"DEBUG": "true", "METRICS_TOKEN": "short"}, "METRICS_TOKEN"),
         ({"DEBUG": "true", "AWS_STORAGE_BUCKET_NAME": "b", "AWS_S3_ENDPOINT_URL": "minio:9000"}, "AWS_S3_ENDPOINT_URL"),
     ],
 )
