@@ -16,6 +16,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from fulfil.booleans import parse_bool
+from fulfil.sentry import sentry_init
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -350,6 +351,10 @@ FULFIL_HEALTH_BROKER_TIMEOUT = 2.0
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="").strip()
 if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
     raise ImproperlyConfigured("METRICS_TOKEN must be 32 characters or more (or empty: no /metrics)")
+# Unhandled errors in requests and tasks go to Sentry when a DSN is set; nothing is sent otherwise.
+SENTRY_DSN = _url("SENTRY_DSN", "", ("http", "https")) if env.str("SENTRY_DSN", default="").strip() else ""
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="").strip() or "production"
+sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT)
 
 # --- Products ---------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ _SETTINGS = {
     "CORS_ORIGINS",
     "AWS_STORAGE_BUCKET_NAME",
     "AWS_S3_ENDPOINT_URL",
+    "SENTRY_DSN",
     "METRICS_TOKEN",
 }
 
@@ -58,6 +59,7 @@ _SETTINGS = {
         ({"DEBUG": "true", "DATABASE_CONN_MAX_AGE": "soon"}, "DATABASE_CONN_MAX_AGE"),
         ({"DEBUG": "true", "AWS_S3_ENDPOINT_URL": "http://minio:9000"}, "AWS_STORAGE_BUCKET_NAME"),
         ({"DEBUG": "true", "METRICS_TOKEN": "short"}, "METRICS_TOKEN"),
+        ({"DEBUG": "true", "SENTRY_DSN": "key@sentry.example.com/7"}, "SENTRY_DSN"),
         ({"DEBUG": "true", "AWS_STORAGE_BUCKET_NAME": "b", "AWS_S3_ENDPOINT_URL": "minio:9000"}, "AWS_S3_ENDPOINT_URL"),
     ],
 )
@@ -101,6 +103,16 @@ def test_production_values_are_accepted():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_sentry_is_set_up_with_its_django_and_celery_integrations_only_when_a_dsn_is_set():
+    show = "(lambda c: (c.is_active(), sorted(getattr(c, 'integrations', {}))))(__import__('sentry_sdk').get_client())"
+    off = start(show, DEBUG="true")
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.strip() == "(False, [])"
+    on = start(show, DEBUG="true", SENTRY_DSN="https://key@sentry.example.com/7")
+    assert on.returncode == 0, on.stderr
+    assert on.stdout.startswith("(True, [") and "'celery'" in on.stdout and "'django'" in on.stdout
 
 
 def test_env_example_lists_every_setting_the_code_reads():
