@@ -133,9 +133,9 @@ class FleetCollector:
             "How long the background jobs that finished in the last 15 minutes took, by type.",
             labels=["job"],
         )
+        active = (BackgroundJob.Status.PENDING, *BackgroundJob.RUNNING)
         for model in background_job_models():
             job = model._meta.model_name or ""
-            active = (BackgroundJob.Status.PENDING, *BackgroundJob.RUNNING)
             counts = dict(
                 model._default_manager.filter(status__in=active)
                 .order_by()
@@ -286,7 +286,7 @@ def _redis(url: str) -> Any:
 
 def _buckets(values: Iterable[float], bounds: Sequence[float]) -> list[tuple[str, float]]:
     """Cumulative bucket counts of `values`, as a histogram shows them."""
-    values = sorted(values)
+    values = list(values)
     counts = [(_le(bound), sum(value <= bound for value in values)) for bound in bounds]
     return [*counts, ("+Inf", len(values))]
 
