@@ -24,6 +24,7 @@ from imports import parsing
 from imports.models import ImportChunk, ImportJob, ImportRowError
 from imports.pipeline import Chunk, prepared_chunks, written_chunks
 from imports.services import import_job_forget_progress
+from imports.storage import import_file_open
 from products.batches import BatchPreview, UpsertResult, product_batch_upsert
 from webhooks import events
 from webhooks.events import event_emit
@@ -79,7 +80,7 @@ class ImportRun(JobRunner[ImportJob]):
     def work(self) -> str:
         job = self.job
         try:
-            with job.file_path.open("rb") as file:
+            with import_file_open(job) as file:
                 layout = parsing.inspect(file)
                 layout.max_record = settings.IMPORT_MAX_ROW_BYTES
                 done = self._committed_chunks(layout)

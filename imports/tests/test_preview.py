@@ -14,6 +14,7 @@ from django.urls import reverse
 from imports import services
 from imports.models import ImportJob
 from imports.run import import_job_run
+from imports.storage import import_file_exists
 from products import services as product_services
 from products.models import Product
 
@@ -139,13 +140,13 @@ def test_a_preview_and_its_import_share_the_file_until_both_are_pruned(api, sett
     preview = ImportJob.objects.get(pk=body["job_id"])
     with django_capture_on_commit_callbacks(execute=True):
         job = services.import_job_confirm(preview=preview)
-    assert job.file.name == preview.file.name and job.file_path.is_file()
+    assert job.file.name == preview.file.name and import_file_exists(job)
     ImportJob.objects.filter(pk=preview.pk).update(created_at=timezone.now() - timedelta(days=40))
     assert services.import_jobs_prune() == 1
-    assert job.file_path.is_file(), "the confirming import still needs it"
+    assert import_file_exists(job), "the confirming import still needs it"
     ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(days=40))
     assert services.import_jobs_prune() == 1
-    assert not job.file_path.exists()
+    assert not import_file_exists(job)
 
 
 # --- Rejected rows, fixed and uploaded again ----------------------------------------------------

@@ -161,7 +161,8 @@ def test_a_broken_file_is_refused_with_its_reason_and_a_failed_import_shows_why_
     assert page.inner_text("#phase") == "Queued"
     shot("queued")
     job = ImportJob.objects.get()
-    job.file_path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(4096))
+    with job.file.open("wb") as stored:
+        stored.write(b"\x89PNG\r\n\x1a\n" + bytes(4096))
     worker = celery_worker_process("imports")
 
     reason = "The file is binary, not a CSV text file."
@@ -174,7 +175,8 @@ def test_a_broken_file_is_refused_with_its_reason_and_a_failed_import_shows_why_
     assert page.locator("#cancel-form").is_hidden()
     assert "failure" in page.get_attribute("#import-progress", "class")
 
-    job.file_path.write_text(good)  # the stored copy is put right
+    with job.file.open("wb") as stored:  # the stored copy is put right
+        stored.write(good.encode())
     page.click("#retry-form input[type=submit]")
     page.wait_for_selector(".messagelist .success")
     assert page.inner_text(".messagelist .success") == "The import was queued again; it resumes where it stopped."
