@@ -54,13 +54,14 @@ class ChildProcess:
         return self.log.read_text(errors="replace")[-4000:]
 
     def children(self) -> list[int]:
+        """Its live child processes (not those that died and wait to be reaped)."""
         pids = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[1]) == self.proc.pid:
+            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
                 pids.append(int(stat.parent.name))
         return pids
 
@@ -92,7 +93,8 @@ class ChildProcess:
 
 class CeleryWorker(ChildProcess):
     """A real Celery worker (`celery -A fulfil worker`) on the database and broker its environment
-    names, listening on `queues`, named `<name>-<random>@<host>` (in `.name`)."""
+    names, listening on `queues`, named `<name>-<random>@<host>` (in `.name`); `.broker_url` is the
+    broker `env` gives it, if any (else the caller's)."""
 
     def __init__(
         self,
@@ -106,21 +108,23 @@ class CeleryWorker(ChildProcess):
         log: Path | None = None,
     ) -> None:
         self.name = f"{name}-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+        self.broker_url = (env or {}).get("CELERY_BROKER_URL")
         command = [sys.executable, "-m", "celery", "-A", "fulfil", "worker", "--queues", queues, "--pool", pool]
         command += ["--concurrency", str(concurrency), "--hostname", self.name, "--loglevel", loglevel]
         command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         super().__init__(command, env=env, log=log)
 
     def wait_ready(self, timeout: float = 60) -> None:
-        """Until the worker answers a ping, which it does once it consumes its queues, at any log level.
-
-        The caller's Celery app must be configured for the worker's broker."""
+        """Until the worker answers a ping (over its own broker), which it does once it consumes
+        its queues, at any log level."""
         from fulfil.celery import app
 
-        def answers() -> bool:
-            return bool(app.control.ping(destination=[self.name], timeout=0.25))
+        with app.connection_for_write(self.broker_url) as connection:
 
-        wait_until(answers, timeout, f"the Celery worker {self.name} to start", self)
+            def answers() -> bool:
+                return bool(app.control.ping(destination=[self.name], timeout=0.25, connection=connection))
+
+            wait_until(answers, timeout, f"the Celery worker {self.name} to start", self)
 
 
 def wait_until(
