@@ -342,7 +342,10 @@ def background_job_task(task: Task, runner: type[JobRunner], job_id: int) -> dic
         return {"job_id": job_id, "status": "missing"}
 
     def progress(job: BackgroundJob) -> None:
-        task.update_state(state="PROGRESS", meta=background_job_status(job, for_task=True))
+        # On the run's own connection, which may have been cut while the writers worked: a
+        # progress report must not fail an import that its chunks' retries carry through.
+        meta = background_job_status(job, for_task=True)
+        with_retries(lambda: task.update_state(state="PROGRESS", meta=meta), what=f"reporting {runner.noun} {job.pk}")
 
     try:
         job = runner(job, on_progress=progress).run()
