@@ -280,7 +280,9 @@ def background_job_enqueue(*, job: BackgroundJob, task: Task) -> None:
 
     def send() -> None:
         try:
-            task.apply_async(args=(job.pk,), task_id=job.task_id)
+            # No time limits in the message: Celery would stamp the queueing process's settings
+            # into it, and they would override the worker's own CELERY_TASK_*TIME_LIMIT.
+            task.apply_async(args=(job.pk,), task_id=job.task_id, time_limit=None, soft_time_limit=None)
         except Exception as exc:  # kombu raises OperationalError and friends
             logger.error("could not queue %s %s: %s", job._meta.model_name, job.pk, exc, extra={"job_id": job.pk})
             job.error_message = f"the task queue is unreachable ({exc}); nothing was done, retry when it is back"

@@ -15,9 +15,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
+
+from celery import Celery
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,14 +119,32 @@ class CeleryWorker(ChildProcess):
     def wait_ready(self, timeout: float = 60) -> None:
         """Until the worker answers a ping (over its own broker), which it does once it consumes
         its queues, at any log level."""
-        from fulfil.celery import app
-
-        with app.connection_for_write(self.broker_url) as connection:
+        with celery_app_on(self.broker_url) as app:
 
             def answers() -> bool:
-                return bool(app.control.ping(destination=[self.name], timeout=0.25, connection=connection))
+                return bool(app.control.ping(destination=[self.name], timeout=0.25))
 
             wait_until(answers, timeout, f"the Celery worker {self.name} to start", self)
+
+
+@contextlib.contextmanager
+def celery_app_on(broker_url: str | None) -> Iterator[Celery]:
+    """The project's Celery app, or one configured as it is but on another broker, to queue tasks
+    for and ping a worker there (control commands publish through their app's own producer pool,
+    whatever connection they are given)."""
+    from fulfil.celery import app
+
+    if broker_url is None or broker_url == app.conf.broker_write_url:
+        yield app
+        return
+    other = Celery(app.main, set_as_current=False)
+    other.config_from_object("django.conf:settings", namespace="CELERY")
+    # Not broker_url: Celery reads that from CELERY_BROKER_URL whenever it is set, as here.
+    other.conf.update(broker_read_url=broker_url, broker_write_url=broker_url)
+    try:
+        yield other
+    finally:
+        other.close()
 
 
 def wait_until(
