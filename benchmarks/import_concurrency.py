@@ -31,6 +31,8 @@ from pathlib import Path
 import redis
 from _common import django_setup, ensure_database, worker_start
 
+from scripts.hostile_csv import SHAPES, write_single_line
+
 WORDS = ("red", "blue", "oak", "steel", "linen", "classic", "slim", "lamp", "chair", "mug", "scarf", "cable")
 SETS = (1, 2, 4)
 
@@ -45,16 +47,6 @@ def overlapping(path: Path, rows: int, order: int) -> None:
         for line, sku in enumerate(skus, start=2):
             name = " ".join(rng.choice(WORDS).capitalize() for _ in range(3))
             f.write(f'SKU-{sku:07d},{name} {sku},"From file {order}, line {line}: {name.lower()}, built to last."\n')
-
-
-def single_line(path: Path, megabytes: int, head: bytes, piece: bytes, tail: bytes) -> None:
-    """`head`, then `piece` repeated over `megabytes` MB on one line, then `tail`."""
-    block = piece * ((1 << 20) // len(piece))
-    with path.open("wb") as f:
-        f.write(head)
-        for _ in range(megabytes):
-            f.write(block)
-        f.write(tail)
 
 
 def truncate_products() -> None:
@@ -141,19 +133,14 @@ def main() -> None:
     for imports, seconds, rate, slowest in results:
         print(f"{imports:>7} | {seconds:>7.1f} | {rate:>12,.0f} | {rate / alone:>11.2f}x | {slowest:>16.1f}")
 
-    shapes = {
-        "one giant quoted field": (b'sku,name,description\nS-1,one,"', b"x", b'"\n'),
-        "ab,ab,ab,...": (b"sku,name\n", b"ab,", b"ab\n"),
-    }
     print(f"\nSingle-line files of {hostile_mb:,} MB (IMPORT_MAX_ROW_BYTES {settings.IMPORT_MAX_ROW_BYTES:,}):")
     print(f"{'file':<24} | {'seconds':>7} | {'outcome':<28} | {'worker peak RSS MB':>18}")
-    for label, (head, piece, tail) in shapes.items():
-        path = data_dir / "hostile.csv"
-        single_line(path, hostile_mb, head, piece, tail)
+    for shape in SHAPES:
+        path = write_single_line(data_dir / "hostile.csv", shape, hostile_mb)
         seconds, rss, (job,) = import_at_once([path], pool="solo")
         path.unlink()
         outcome = f"{job.status}, {job.error_count} row error(s)"
-        print(f"{label:<24} | {seconds:>7.1f} | {outcome:<28} | {rss:>18.1f}")
+        print(f"{shape:<24} | {seconds:>7.1f} | {outcome:<28} | {rss:>18.1f}")
     print("\nload average at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 

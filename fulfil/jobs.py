@@ -271,6 +271,11 @@ def job_owner(user: AbstractBaseUser | AnonymousUser | None) -> Any:
     return user if user is not None and user.is_authenticated else None
 
 
+# No time limits in a job's message: Celery would stamp the queueing process's settings into it,
+# and they would override the worker's own CELERY_TASK_TIME_LIMIT and CELERY_TASK_SOFT_TIME_LIMIT.
+_WORKER_TIME_LIMITS: dict[str, Any] = {"time_limit": None, "soft_time_limit": None}
+
+
 def background_job_enqueue(*, job: BackgroundJob, task: Task) -> None:
     """Queue the job's task (argument: the job id; task id: the job's) once the transaction commits.
 
@@ -280,9 +285,7 @@ def background_job_enqueue(*, job: BackgroundJob, task: Task) -> None:
 
     def send() -> None:
         try:
-            # No time limits in the message: Celery would stamp the queueing process's settings
-            # into it, and they would override the worker's own CELERY_TASK_*TIME_LIMIT.
-            task.apply_async(args=(job.pk,), task_id=job.task_id, time_limit=None, soft_time_limit=None)
+            task.apply_async(args=(job.pk,), task_id=job.task_id, **_WORKER_TIME_LIMITS)
         except Exception as exc:  # kombu raises OperationalError and friends
             logger.error("could not queue %s %s: %s", job._meta.model_name, job.pk, exc, extra={"job_id": job.pk})
             job.error_message = f"the task queue is unreachable ({exc}); nothing was done, retry when it is back"

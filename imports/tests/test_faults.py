@@ -29,6 +29,7 @@ from imports.tasks import process_csv_upload
 from imports.tests.test_worker import big_csv, counts, reference, snapshot, upload
 from products.models import Product, ProductDeletion
 from products.services import product_set_active
+from scripts.hostile_csv import SHAPES, write_single_line
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -38,6 +39,15 @@ def finished(job: ImportJob | ProductDeletion, worker: CeleryWorker, timeout: fl
     wait_until(lambda: type(job).objects.get(pk=job.pk).is_finished, timeout, f"{job} to finish", worker)
     job.refresh_from_db()
     return job
+
+
+def importing(api, start, tmp_path, **worker_options) -> tuple[CeleryWorker, ImportJob, dict, tuple]:
+    """A worker started with these options importing an upload of 30,000 rows, and what an
+    uninterrupted run of the same file produces (its products, its counts)."""
+    content = big_csv(30_000)
+    expected, expected_counts = reference(content, tmp_path)
+    worker = start("imports", **worker_options)
+    return worker, upload(api, content), expected, expected_counts
 
 
 def imported(job: ImportJob, rows: int, worker: CeleryWorker) -> None:
@@ -83,11 +93,8 @@ def test_a_file_whose_worker_dies_every_time_is_failed_after_max_attempts_and_th
 def test_an_import_whose_whole_worker_vanished_is_failed_as_stale_and_retry_resumes_it(
     api, celery_worker_process, tmp_path
 ):
-    content = big_csv(30_000)
-    expected, expected_counts = reference(content, tmp_path)
     env = {"IMPORT_CHUNK_SIZE": "500"}
-    first = celery_worker_process("imports", env=env, name="first")
-    job = upload(api, content)
+    first, job, expected, expected_counts = importing(api, celery_worker_process, tmp_path, env=env, name="first")
     imported(job, 3000, first)
     first.kill()  # the whole worker: its message waits for the visibility timeout (an hour)
     assert background_jobs_fail_stale() == 0, "failed before JOB_STALE_AFTER passed"
@@ -141,10 +148,8 @@ def cut_connections() -> int:
 def test_an_import_whose_database_connections_are_cut_mid_import_ends_once_with_exact_counts(
     api, celery_worker_process, tmp_path
 ):
-    content = big_csv(30_000)
-    expected, expected_counts = reference(content, tmp_path)
-    worker = celery_worker_process("imports", env={"IMPORT_CHUNK_SIZE": "500"})
-    job = upload(api, content)
+    env = {"IMPORT_CHUNK_SIZE": "500"}
+    worker, job, expected, expected_counts = importing(api, celery_worker_process, tmp_path, env=env)
     for rows in (3000, 9000, 15_000):
         imported(job, rows, worker)
         assert cut_connections(), "no worker connection to cut"
@@ -335,30 +340,11 @@ def test_four_imports_of_the_same_products_in_different_orders_all_finish_in_bou
 
 # --- Hostile files --------------------------------------------------------------------------------
 
-HOSTILE_MB = 100
 
-
-def single_line(path: Path, head: bytes, piece: bytes, tail: bytes) -> Path:
-    """A file of `head`, then `piece` repeated to HOSTILE_MB MB on one line, then `tail`."""
-    block = piece * ((1 << 20) // len(piece))
-    with path.open("wb") as f:
-        f.write(head)
-        for _ in range(HOSTILE_MB):
-            f.write(block)
-        f.write(tail)
-    return path
-
-
-@pytest.mark.parametrize(
-    ("head", "piece", "tail"),
-    [(b'sku,name,description\nS-1,one,"', b"x", b'"\n'), (b"sku,name\n", b"ab,", b"ab\n")],
-    ids=["one giant field", "ab,ab,ab"],
-)
-def test_a_hostile_single_line_file_is_one_row_error_and_the_worker_stays_small(
-    celery_worker_process, tmp_path, head, piece, tail
-):
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_hostile_single_line_file_is_one_row_error_and_the_worker_stays_small(celery_worker_process, tmp_path, shape):
     worker = celery_worker_process("imports", pool="solo")  # the task runs in the process measured
-    job = import_job_create_from_path(path=single_line(tmp_path / "hostile.csv", head, piece, tail))
+    job = import_job_create_from_path(path=write_single_line(tmp_path / "hostile.csv", shape, megabytes=100))
     import_job_enqueue(job=job)
     job = finished(job, worker, 120)
     assert (job.status, job.total_rows, job.error_count, job.created_count) == ("SUCCESS", 1, 1, 0), job.phase
