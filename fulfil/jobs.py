@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -134,11 +135,16 @@ class JobRunner(Generic[J]):
         on_progress: Callable[[J], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         persist: bool = True,
+        deadline: float | None = None,
     ) -> None:
         self.job = job
         self.on_progress = on_progress or (lambda job: None)
         self.should_stop = should_stop or (lambda: False)
         self.persist = persist  # False for a dry run: nothing is written, the job's record included
+        # time.monotonic() at the task's soft time limit: checkpoint() stops the run past it, since
+        # Celery's exception can be swallowed where it lands (the result backend retries a progress
+        # report on any exception), and the run would go on to the hard limit's SIGKILL.
+        self.deadline = deadline
         self.log = logging.getLogger(type(self).__module__)  # the job type's own logger
 
     # --- What a job type writes ----------------------------------------------------------------
@@ -234,8 +240,11 @@ class JobRunner(Generic[J]):
             raise JobLost
 
     def checkpoint(self, cancelled_phase: Callable[[], str]) -> None:
-        """After a chunk has committed: report progress, then stop if someone asked it to."""
+        """After a chunk has committed: report progress, then stop if someone asked it to or the
+        task is past its soft time limit."""
         self.on_progress(self.job)
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise SoftTimeLimitExceeded
         if self.cancel_requested():
             raise JobCancelled(cancelled_phase())
 
@@ -352,8 +361,10 @@ def background_job_task(task: Task, runner: type[JobRunner], job_id: int) -> dic
         meta = background_job_status(job, for_task=True)
         with_retries(lambda: task.update_state(state="PROGRESS", meta=meta), what=f"reporting {runner.noun} {job.pk}")
 
+    soft_limit = (task.request.timelimit or (None, None))[1] or task.soft_time_limit  # as the worker applies it
+    deadline = time.monotonic() + soft_limit if soft_limit else None
     try:
-        job = runner(job, on_progress=progress).run()
+        job = runner(job, on_progress=progress, deadline=deadline).run()
     except JobBusy as exc:
         raise task.retry(exc=exc, countdown=BUSY_RETRY_SECONDS, max_retries=BUSY_RETRIES) from None
     if job.status == job.Status.FAILURE:

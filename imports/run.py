@@ -61,8 +61,11 @@ class ImportRun(JobRunner[ImportJob]):
         on_progress: Callable[[ImportJob], None] | None = None,
         on_errors: ErrorsCallback | None = None,
         should_stop: Callable[[], bool] | None = None,
+        deadline: float | None = None,
     ) -> None:
-        super().__init__(job, on_progress=on_progress, should_stop=should_stop, persist=not job.dry_run)
+        super().__init__(
+            job, on_progress=on_progress, should_stop=should_stop, persist=not job.dry_run, deadline=deadline
+        )
         self.on_errors = on_errors or (lambda errors: None)
         self.upsert: Callable[..., UpsertResult] = product_batch_upsert if self.persist else _Preview()
         self.last_stamp: datetime | None = None
