@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from fulfil.database import delete_in_batches
 from webhooks.models import WebhookDelivery
 from webhooks.services import webhook_delivery_log_prune
 
@@ -21,7 +23,7 @@ def log_aged(webhook, days: float) -> WebhookDelivery:
 
 def test_logs_older_than_the_retention_period_are_removed(make_webhook, webhook_settings, monkeypatch):
     webhook_settings.WEBHOOK_LOG_RETENTION_DAYS = 7
-    monkeypatch.setattr("webhooks.services._PRUNE_BATCH", 2)  # several batches
+    monkeypatch.setattr("webhooks.services.delete_in_batches", functools.partial(delete_in_batches, batch=2))
     webhook = make_webhook()
     kept = [log_aged(webhook, 0), log_aged(webhook, 6.9)]
     for _ in range(3):

@@ -177,7 +177,7 @@ def test_a_broken_file_is_refused_with_its_reason_and_a_failed_import_shows_why_
     job.file_path.write_text(good)  # the stored copy is put right
     page.click("#retry-form input[type=submit]")
     page.wait_for_selector(".messagelist .success")
-    assert page.inner_text(".messagelist .success") == "The import was queued again."
+    assert page.inner_text(".messagelist .success") == "The import was queued again; it resumes where it stopped."
     wait_until(lambda: page.inner_text("#phase") == "Import complete", timeout=30, what="the retried import",
                worker=worker)  # fmt: skip
     bar_drawn_full(page)
@@ -186,4 +186,4 @@ def test_a_broken_file_is_refused_with_its_reason_and_a_failed_import_shows_why_
     assert page.locator("#reason").is_hidden() and page.locator("#retry-form").is_hidden()
     assert Product.objects.count() == 40
     job.refresh_from_db()
-    assert (job.status, job.attempts) == (ImportJob.Status.SUCCESS, 2)
+    assert (job.status, job.attempts) == (ImportJob.Status.SUCCESS, 1)  # a retry counts its worker's attempts afresh
