@@ -13,7 +13,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 METRICS_DIR := $(CURDIR)/var/prometheus
 GUNICORN := PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(BIN)/gunicorn fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
 
-.PHONY: run install install-dev migrate worker beat web test test-quickstart test-browser test-smoke lint format bench-api bench-import bench-webhooks bench-delete bench-export clean
+.PHONY: run install install-dev migrate worker beat web test test-quickstart test-browser test-smoke lint format bench-api bench-import bench-webhooks bench-delete bench-export bench-concurrency clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -105,6 +105,9 @@ bench-delete: install-dev
 
 bench-export: install-dev
 	$(BIN)/python benchmarks/export_bench.py
+
+bench-concurrency: install-dev
+	$(BIN)/python benchmarks/import_concurrency.py
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -142,11 +143,16 @@ class JobRunner(Generic[J]):
         on_progress: Callable[[J], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         persist: bool = True,
+        deadline: float | None = None,
     ) -> None:
         self.job = job
         self.on_progress = on_progress or (lambda job: None)
         self.should_stop = should_stop or (lambda: False)
         self.persist = persist  # False for a dry run: nothing is written, the job's record included
+        # time.monotonic() at the task's soft time limit: checkpoint() stops the run past it, since
+        # Celery's exception can be swallowed where it lands (the result backend retries a progress
+        # report on any exception), and the run would go on to the hard limit's SIGKILL.
+        self.deadline = deadline
         self.log = logging.getLogger(type(self).__module__)  # the job type's own logger
 
     # --- What a job type writes ----------------------------------------------------------------
@@ -243,8 +249,11 @@ class JobRunner(Generic[J]):
             raise JobLost
 
     def checkpoint(self, cancelled_phase: Callable[[], str]) -> None:
-        """After a chunk has committed: report progress, then stop if someone asked it to."""
+        """After a chunk has committed: report progress, then stop if someone asked it to or the
+        task is past its soft time limit."""
         self.on_progress(self.job)
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise SoftTimeLimitExceeded
         if self.cancel_requested():
             raise JobCancelled(cancelled_phase())
 
@@ -280,6 +289,11 @@ def job_owner(user: AbstractBaseUser | AnonymousUser | None) -> Any:
     return user if user is not None and user.is_authenticated else None
 
 
+# No time limits in a job's message: Celery would stamp the queueing process's settings into it,
+# and they would override the worker's own CELERY_TASK_TIME_LIMIT and CELERY_TASK_SOFT_TIME_LIMIT.
+_WORKER_TIME_LIMITS: dict[str, Any] = {"time_limit": None, "soft_time_limit": None}
+
+
 def background_job_enqueue(*, job: BackgroundJob, task: Task) -> None:
     """Queue the job's task (argument: the job id; task id: the job's) once the transaction commits.
 
@@ -289,7 +303,7 @@ def background_job_enqueue(*, job: BackgroundJob, task: Task) -> None:
 
     def send() -> None:
         try:
-            task.apply_async(args=(job.pk,), task_id=job.task_id)
+            task.apply_async(args=(job.pk,), task_id=job.task_id, **_WORKER_TIME_LIMITS)
         except Exception as exc:  # kombu raises OperationalError and friends
             logger.error("could not queue %s %s: %s", job._meta.model_name, job.pk, exc, extra={"job_id": job.pk})
             job.error_message = f"the task queue is unreachable ({exc}); nothing was done, retry when it is back"
@@ -351,10 +365,15 @@ def background_job_task(task: Task, runner: type[JobRunner], job_id: int) -> dic
         return {"job_id": job_id, "status": "missing"}
 
     def progress(job: BackgroundJob) -> None:
-        task.update_state(state="PROGRESS", meta=background_job_status(job, for_task=True))
+        # On the run's own connection, which may have been cut while the writers worked: a
+        # progress report must not fail an import that its chunks' retries carry through.
+        meta = background_job_status(job, for_task=True)
+        with_retries(lambda: task.update_state(state="PROGRESS", meta=meta), what=f"reporting {runner.noun} {job.pk}")
 
+    soft_limit = (task.request.timelimit or (None, None))[1] or task.soft_time_limit  # as the worker applies it
+    deadline = time.monotonic() + soft_limit if soft_limit else None
     try:
-        job = runner(job, on_progress=progress).run()
+        job = runner(job, on_progress=progress, deadline=deadline).run()
     except JobBusy as exc:
         raise task.retry(exc=exc, countdown=BUSY_RETRY_SECONDS, max_retries=BUSY_RETRIES) from None
     if job.status == job.Status.FAILURE:

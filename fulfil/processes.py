@@ -16,9 +16,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
+
+from celery import Celery
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,13 +57,14 @@ class ChildProcess:
         return self.log.read_text(errors="replace")[-4000:]
 
     def children(self) -> list[int]:
+        """Its live child processes (not those that died and wait to be reaped)."""
         pids = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[1]) == self.proc.pid:
+            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
                 pids.append(int(stat.parent.name))
         return pids
 
@@ -90,7 +93,8 @@ class ChildProcess:
 
 class CeleryWorker(ChildProcess):
     """A real Celery worker (`celery -A fulfil worker`) on the database and broker its environment
-    names, listening on `queues`, named `<name>-<random>@<host>` (in `.name`)."""
+    names, listening on `queues`, named `<name>-<random>@<host>` (in `.name`); `.broker_url` is the
+    broker `env` gives it, if any (else the caller's)."""
 
     def __init__(
         self,
@@ -104,21 +108,41 @@ class CeleryWorker(ChildProcess):
         log: Path | None = None,
     ) -> None:
         self.name = f"{name}-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+        self.broker_url = (env or {}).get("CELERY_BROKER_URL")
         command = [sys.executable, "-m", "celery", "-A", "fulfil", "worker", "--queues", queues, "--pool", pool]
         command += ["--concurrency", str(concurrency), "--hostname", self.name, "--loglevel", loglevel]
         command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         super().__init__(command, env=env, log=log)
 
     def wait_ready(self, timeout: float = 60) -> None:
-        """Until the worker answers a ping, which it does once it consumes its queues, at any log level.
+        """Until the worker answers a ping (over its own broker), which it does once it consumes
+        its queues, at any log level."""
+        with celery_app_on(self.broker_url) as app:
 
-        The caller's Celery app must be configured for the worker's broker."""
-        from fulfil.celery import app
+            def answers() -> bool:
+                return bool(app.control.ping(destination=[self.name], timeout=0.25))
 
-        def answers() -> bool:
-            return bool(app.control.ping(destination=[self.name], timeout=0.25))
+            wait_until(answers, timeout, f"the Celery worker {self.name} to start", self)
 
-        wait_until(answers, timeout, f"the Celery worker {self.name} to start", self)
+
+@contextlib.contextmanager
+def celery_app_on(broker_url: str | None) -> Iterator[Celery]:
+    """The project's Celery app, or one configured as it is but on another broker, to queue tasks
+    for and ping a worker there (control commands publish through their app's own producer pool,
+    whatever connection they are given)."""
+    from fulfil.celery import app
+
+    if broker_url is None or broker_url == app.conf.broker_write_url:
+        yield app
+        return
+    other = Celery(app.main, set_as_current=False)
+    other.config_from_object("django.conf:settings", namespace="CELERY")
+    # Not broker_url: Celery reads that from CELERY_BROKER_URL whenever it is set, as here.
+    other.conf.update(broker_read_url=broker_url, broker_write_url=broker_url)
+    try:
+        yield other
+    finally:
+        other.close()
 
 
 def peak_rss_mb(pid: int) -> float:

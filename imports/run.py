@@ -63,9 +63,11 @@ class ImportRun(JobRunner[ImportJob]):
         on_progress: Callable[[ImportJob], None] | None = None,
         on_errors: ErrorsCallback | None = None,
         should_stop: Callable[[], bool] | None = None,
+        deadline: float | None = None,
     ) -> None:
         # A dry run through the API is recorded (its status is polled); import_csv's is not.
-        super().__init__(job, on_progress=on_progress, should_stop=should_stop, persist=job.pk is not None)
+        persist = job.pk is not None
+        super().__init__(job, on_progress=on_progress, should_stop=should_stop, persist=persist, deadline=deadline)
         self.on_errors = on_errors or (lambda errors: None)
         skip_unchanged = settings.IMPORT_SKIP_UNCHANGED
         self.preview = BatchPreview(skip_unchanged=skip_unchanged) if job.dry_run else None

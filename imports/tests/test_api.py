@@ -50,7 +50,8 @@ def test_the_file_is_stored_not_passed_in_the_task_message(api, django_capture_o
     monkeypatch.setattr("imports.tasks.process_csv_upload.apply_async", lambda **kw: sent.append(kw))
     with django_capture_on_commit_callbacks(execute=True):
         body = upload(api, b"sku,name\nA,a\n").json()
-    assert sent == [{"args": (body["job_id"],), "task_id": body["task_id"]}]
+    no_limits = {"time_limit": None, "soft_time_limit": None}  # the worker's own apply
+    assert sent == [{"args": (body["job_id"],), "task_id": body["task_id"], **no_limits}]
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from imports import services
 from imports.models import ImportChunk, ImportJob
 from imports.run import ImportRun, import_job_run
 from imports.selectors import import_error_report
+from imports.tasks import process_csv_upload
 from products.models import Product
 
 pytestmark = pytest.mark.django_db
@@ -221,6 +222,17 @@ def test_a_soft_time_limit_mid_chunk_fails_the_job_with_that_reason_after_rollin
     job = import_job_run(job=job)
     assert job.status == "FAILURE" and "ran past its time limit" in job.error_message
     assert job.processed_rows == 30 and Product.objects.count() == job.created_count
+
+
+def test_a_task_past_its_soft_time_limit_stops_at_the_next_checkpoint_though_no_exception_came(csv_file, monkeypatch):
+    # Celery's exception can be swallowed where it lands (the result backend retries a progress
+    # report on any exception); here none is raised at all.
+    job = new_job(csv_file, DATA)
+    monkeypatch.setattr(process_csv_upload, "soft_time_limit", 0.001)
+    assert process_csv_upload.apply(args=(job.pk,)).failed()
+    job.refresh_from_db()
+    assert job.status == "FAILURE" and "ran past its time limit" in job.error_message
+    assert job.processed_rows == 10 and Product.objects.count() == job.created_count
 
 
 @pytest.mark.django_db(transaction=True)
