@@ -118,7 +118,7 @@ class ProductAdmin(admin.ModelAdmin):
             "title": "Deleting all products",
             "opts": self.model._meta,
             "job": job,
-            "status": background_job_status(job),
+            "status": background_job_status(job, request=request),
             "status_url": reverse("admin:products_product_delete_all_status", args=[job.pk]),
         }
         return TemplateResponse(request, "admin/products/product/delete_all_progress.html", context)
@@ -126,7 +126,7 @@ class ProductAdmin(admin.ModelAdmin):
     def delete_all_status_view(self, request, pk: int):
         if not self.has_delete_permission(request):
             raise PermissionDenied
-        return JsonResponse(background_job_status(get_object_or_404(ProductDeletion, pk=pk)))
+        return JsonResponse(background_job_status(get_object_or_404(ProductDeletion, pk=pk), request=request))
 
     def save_model(self, request, obj, form, change):
         values = {field: form.cleaned_data[field] for field in form.changed_data if field in services.EDITABLE_FIELDS}

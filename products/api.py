@@ -108,4 +108,4 @@ class ProductDeletionViewSet(viewsets.GenericViewSet):
     @extend_schema(responses={200: ProductDeletionStatusSerializer})
     @action(detail=True, methods=["get"])
     def status(self, request: Request, task_id: str | None = None) -> Response:
-        return Response(background_job_status(self.get_object()))
+        return Response(background_job_status(self.get_object(), request=request))
