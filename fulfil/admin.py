@@ -32,6 +32,12 @@ START_LINKS = (
 )
 
 
+# What only superusers see on the index and in the navigation: Celery's task results and the raw
+# API token table are for whoever runs the system, not for catalogue staff.
+SUPERUSER_ONLY_APPS = frozenset({"django_celery_results"})
+SUPERUSER_ONLY_MODELS = frozenset({("authtoken", "tokenproxy"), ("authtoken", "token")})
+
+
 class AdminSite(admin.AdminSite):
     site_header = "FulFil back-office"
     site_title = "FulFil"
@@ -51,6 +57,20 @@ class AdminSite(admin.AdminSite):
             except NoReverseMatch:
                 continue
         return super().index(request, {"fulfil_links": links, **(extra_context or {})})
+
+    def get_app_list(self, request, app_label=None):
+        apps = super().get_app_list(request, app_label)
+        if request.user.is_superuser:
+            return apps
+        shown = []
+        for app in apps:
+            if app["app_label"] in SUPERUSER_ONLY_APPS:
+                continue
+            label = app["app_label"]
+            models = [m for m in app["models"] if (label, m["object_name"].lower()) not in SUPERUSER_ONLY_MODELS]
+            if models:
+                shown.append({**app, "models": models})
+        return shown
 
 
 class AdminConfig(DjangoAdminConfig):

@@ -26,7 +26,7 @@ class Product(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    sku = models.CharField(max_length=100)
+    sku = models.CharField("SKU", max_length=100)
     sku_key = models.GeneratedField(
         expression=SkuKey("sku"),
         output_field=models.CharField(max_length=100),

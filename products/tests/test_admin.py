@@ -37,6 +37,28 @@ def test_index_hides_links_the_user_may_not_use(client, make_user):
     assert CHANGELIST.encode() not in response.content
 
 
+def test_staff_see_neither_task_results_nor_raw_tokens_and_superusers_do(make_user, staff_client):
+    from django.test import Client
+
+    client = Client()
+    perms = ("products.view_product", "django_celery_results.view_taskresult", "authtoken.view_tokenproxy",
+             "authtoken.add_tokenproxy", "imports.view_importjob")  # fmt: skip
+    client.force_login(make_user("clerk", staff=True, perms=perms))
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "Products" in page and ">Imports<" in page
+    assert "model-taskresult" not in page and "model-tokenproxy" not in page and "Import jobs" not in page
+    page = staff_client.get(reverse("admin:index")).content.decode()
+    assert "model-taskresult" in page and "model-tokenproxy" in page
+
+
+def test_labels_read_sku_and_url(staff_client, products):
+    from webhooks.models import Webhook
+
+    Webhook.objects.create(url="https://example.com/hook", events=["product.created"])
+    assert ">SKU</a>" in staff_client.get(CHANGELIST).content.decode()
+    assert ">URL</a>" in staff_client.get(reverse("admin:webhooks_webhook_changelist")).content.decode()
+
+
 @pytest.mark.quickstart
 def test_changelist_shows_sku_name_active_and_updated(staff_client, products):
     response = staff_client.get(CHANGELIST)
