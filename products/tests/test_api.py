@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework import status
 
@@ -223,6 +224,37 @@ def test_ordering(api, catalogue):
 
 def test_default_ordering_is_newest_first(api, catalogue):
     assert [p["sku"] for p in api.get(LIST).json()["results"]] == ["MUG-3", "blue-shirt-2", "RED-SHIRT-1"]
+
+
+def test_products_created_together_are_listed_newest_first_then_by_sku_in_the_api_and_the_admin(api, staff_client):
+    """An import's products share one creation time: among them the SKU decides, so pages are stable."""
+    now, earlier = timezone.now(), timezone.now() - timedelta(hours=1)
+    Product.objects.bulk_create(Product(sku=sku, name="n", created_at=earlier) for sku in ("old-b", "OLD-A"))
+    Product.objects.bulk_create(Product(sku=sku, name="n", created_at=now) for sku in ("k-2", "Z-1", "a-9", "K-10"))
+    expected = ["a-9", "K-10", "k-2", "Z-1", "OLD-A", "old-b"]
+    assert [p["sku"] for p in api.get(LIST).json()["results"]] == expected
+    admin_list = staff_client.get(reverse("admin:products_product_changelist")).context["cl"].result_list
+    assert [p.sku for p in admin_list] == expected
+    by_name = api.get(LIST, {"ordering": "name", "limit": 3}).json()["results"]
+    assert [p["sku"] for p in by_name] == expected[:3]  # equal names: the SKU breaks the tie
+
+
+def test_the_first_page_of_the_list_is_read_in_order_from_an_index(api):
+    """The default order is served by the (-created_at, sku_key) index, with no sort of the table
+    (the planner is kept off sequential scans, which it prefers on a test-sized table)."""
+    from django.db import connection, transaction
+
+    queries = {
+        "api": Product.objects.all()[:20],
+        "admin": Product.objects.order_by("-created_at", "sku_key")[:50],
+    }
+    for name, queryset in queries.items():
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            sql, params = queryset.query.sql_with_params()
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "Index Scan using product_created_sku_idx" in plan and "Sort" not in plan, (name, plan)
 
 
 def test_pagination_shape_default_limit_and_bounds(api):
