@@ -36,15 +36,14 @@ install-dev: $(VENV)/.dev
 migrate: install .env
 	$(BIN)/python manage.py migrate --noinput
 
-# Web (gunicorn) and a Celery worker on all queues; Ctrl-C stops both.
+# Web (gunicorn) and a Celery worker on all queues; Ctrl-C stops both, and make, cleanly (fulfil/foreground.py).
 run: migrate
 	@$(BIN)/python manage.py collectstatic --noinput -v0
 	@$(BIN)/python manage.py ensure_admin --url http://$(HOST):$(PORT)/admin/
-	@echo "API: http://$(HOST):$(PORT)/api/v1/  docs: http://$(HOST):$(PORT)/api/docs"
-	@set -e; \
-	$(BIN)/celery -A fulfil worker -Q default,imports,webhooks -c 2 -B -s var/celerybeat-schedule --loglevel INFO & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+	@echo "API: http://$(HOST):$(PORT)/api/v1/  docs: http://$(HOST):$(PORT)/api/docs  (Ctrl-C stops it)"
+	@$(BIN)/python -m fulfil.foreground \
+		"$(BIN)/celery -A fulfil worker -Q default,imports,webhooks -c 2 -B -s var/celerybeat-schedule --loglevel INFO" \
+		"$(BIN)/gunicorn fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -"
 
 web: install
 	$(BIN)/gunicorn fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
