@@ -30,7 +30,10 @@ install-dev: $(VENV)/.dev
 .env:
 	@printf '%s\n' "DEBUG=false" "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 		"ALLOWED_HOSTS=localhost,127.0.0.1,[::1]" "SESSION_COOKIE_SECURE=false" "CSRF_COOKIE_SECURE=false" \
-		"LOG_FORMAT=text" > $@
+		"LOG_FORMAT=text" \
+		"# The quick start is a local tool: let webhooks reach receivers on this machine and your network" \
+		"# (scripts/receiver.py, a local ERP). Leave it out, or false, on a server others can reach." \
+		"WEBHOOK_ALLOW_PRIVATE_NETWORKS=true" > $@
 	@echo "Wrote .env for the quick start (see .env.example for every setting)."
 
 migrate: install .env
