@@ -4,6 +4,7 @@ import csv
 import io
 import uuid
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -66,6 +67,33 @@ def test_retrieve_update_patch_delete(api):
 
     assert api.delete(detail(product)).status_code == status.HTTP_204_NO_CONTENT
     assert api.get(detail(product)).status_code == status.HTTP_404_NOT_FOUND
+
+
+@pytest.mark.parametrize("encoding", ["json", "multipart", "form"])
+def test_a_product_created_without_active_is_active_in_every_encoding(api, encoding):
+    body = {"sku": f"ACT-{encoding}", "name": "n"}
+    if encoding == "form":
+        response = api.post(LIST, urlencode(body), content_type="application/x-www-form-urlencoded")
+    else:
+        response = api.post(LIST, body, format=encoding)
+    assert response.status_code == 201, response.content
+    assert response.json()["active"] is True and Product.objects.get().active is True
+
+
+def test_a_form_patch_or_put_without_active_leaves_it_and_with_it_sets_it(api):
+    product = make("FORM-1", active=False)
+    form = "application/x-www-form-urlencoded"
+    assert api.patch(detail(product), "name=Renamed", content_type=form).json()["active"] is False
+    assert api.put(detail(product), "sku=FORM-1&name=Again", content_type=form).json()["active"] is False
+    assert api.patch(detail(product), "active=true", content_type=form).json()["active"] is True
+    assert api.patch(detail(product), "active=false", content_type=form).json()["active"] is False
+
+
+def test_a_new_product_is_never_updated_before_it_was_created(api):
+    body = api.post(LIST, {"sku": "NEW-1", "name": "n"}, format="json").json()
+    assert body["created_at"] == body["updated_at"]
+    product = Product.objects.get()
+    assert product.created_at == product.updated_at
 
 
 def test_put_without_required_fields_is_a_400_by_field(api):
