@@ -37,6 +37,7 @@ def test_upload_then_watch_progress(staff_client, eager_celery, django_capture_o
     assert reverse("v1:import-errors", args=[job.pk]).encode() in page.content  # the report download
     status = staff_client.get(reverse("admin:imports_importjob_status", args=[job.pk])).json()
     assert (status["status"], status["created"], status["errors"], status["percent"]) == ("SUCCESS", 1, 1, 100.0)
+    assert status["error_report_url"] == f"http://testserver/api/v1/imports/{job.pk}/errors.csv"
     assert Product.objects.get().sku == "A"
 
 
