@@ -8,8 +8,12 @@ WORKERS ?= 2
 # The test suite's services (override to point elsewhere).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/fulfil
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+# gunicorn's processes add up their request metrics here (prometheus-client's multiprocess mode);
+# emptied at each start, so no numbers of an earlier run are counted.
+METRICS_DIR := $(CURDIR)/var/prometheus
+GUNICORN := PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(BIN)/gunicorn fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
 
-.PHONY: run install install-dev migrate worker beat web test test-quickstart test-browser test-smoke lint format bench-api bench-import bench-webhooks bench-delete clean
+.PHONY: run install install-dev migrate worker beat web test test-quickstart test-browser test-smoke lint format bench-api bench-import bench-webhooks bench-delete bench-export clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,12 +48,14 @@ run: migrate
 	@$(BIN)/python manage.py collectstatic --noinput -v0
 	@$(BIN)/python manage.py ensure_admin --url http://$(HOST):$(PORT)/admin/
 	@echo "API: http://$(HOST):$(PORT)/api/v1/  docs: http://$(HOST):$(PORT)/api/docs  (Ctrl-C stops it)"
+	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	@$(BIN)/python -m fulfil.foreground \
 		"$(BIN)/celery -A fulfil worker -Q default,imports,webhooks -c 2 -B -s var/celerybeat-schedule --loglevel INFO" \
-		"$(BIN)/gunicorn fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -"
+		"$(GUNICORN)"
 
 web: install
-	$(BIN)/gunicorn fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	$(GUNICORN)
 
 worker: install
 	$(BIN)/celery -A fulfil worker -Q default,imports,webhooks --loglevel INFO
@@ -98,6 +104,9 @@ bench-webhooks: install-dev
 
 bench-delete: install-dev
 	$(BIN)/python benchmarks/delete_bench.py
+
+bench-export: install-dev
+	$(BIN)/python benchmarks/export_bench.py
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -10,17 +10,17 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from fulfil.errors import ServiceError
+from fulfil.pagination import CountingPages
 
 logger = logging.getLogger(__name__)
 
 
-class Pagination(LimitOffsetPagination):
+class Pagination(CountingPages):
     """`limit`/`offset` paging; a limit above the maximum is capped, nonsense is a 400."""
 
     default_limit = 20

@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from django.db import InterfaceError, OperationalError, connection, connections
-from django.db.models import Model, QuerySet
+from django.db.models import BooleanField, Model, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -123,3 +124,12 @@ def delete_in_batches(queryset: QuerySet[Any]) -> int:
     while ids := list(queryset.order_by().values_list("pk", flat=True)[:DELETE_BATCH]):
         deleted += queryset.model._default_manager.filter(pk__in=ids).delete()[0]
     return deleted
+
+
+def in_values(column: str, values: Sequence[Any]) -> Q | RawSQL:
+    """A filter for "`column` is one of `values`" that costs the same for five values or five
+    thousand: on PostgreSQL one array parameter (`= ANY(%s)`) instead of a placeholder per value,
+    whose planning grows with their number; elsewhere the usual IN."""
+    if not is_postgresql():
+        return Q(**{f"{column}__in": values})
+    return RawSQL(f'"{column}" = ANY(%s)', (list(values),), output_field=BooleanField())  # noqa: S611 - our column

@@ -1,6 +1,6 @@
 """Run commands together in the terminal's foreground until Ctrl-C: `make run`'s gunicorn and worker.
 
-    python -m fulfil.foreground "COMMAND ..." "COMMAND ..."
+    python -m fulfil.foreground "[NAME=value ...] COMMAND ..." "COMMAND ..."
 
 Ctrl-C stops them all and exits 0. Run straight from make, Ctrl-C would also reach make, which
 then reports "*** [run] Interrupt" or "Error 1" and dies of the signal, a non-zero exit. So this
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -59,13 +60,25 @@ def _set_terminal_group(tty: int, group: int) -> None:
         signal.signal(signal.SIGTTOU, old)
 
 
-def run(commands: list[list[str]]) -> int:
+def command_line(text: str) -> tuple[list[str], dict[str, str]]:
+    """A simple command line as a shell reads it: (its words, the NAME=value words before them)."""
+    words, env = shlex.split(text), {}
+    while words and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    return words, env
+
+
+def run(commands: list[str]) -> int:
     """Start the commands, wait until one stops or we are told to, stop the rest; the exit status."""
     asked: list[int] = []
     signal.signal(signal.SIGINT, lambda signum, frame: asked.append(signum))
     signal.signal(signal.SIGTERM, lambda signum, frame: asked.append(signum))
     with foreground() as terminal:
-        children = [subprocess.Popen(command) for command in commands]  # noqa: S603 - the caller's commands
+        children = []
+        for text in commands:
+            command, env = command_line(text)
+            children.append(subprocess.Popen(command, env={**os.environ, **env}))  # noqa: S603 - the caller's
         while not asked and not (stopped := [child for child in children if child.poll() is not None]):
             time.sleep(0.2)
         # Ctrl-C on the terminal reached every command already; anything else is passed on.
@@ -86,4 +99,4 @@ def run(commands: list[list[str]]) -> int:
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    sys.exit(run([shlex.split(command) for command in sys.argv[1:]]))
+    sys.exit(run(sys.argv[1:]))

@@ -353,7 +353,7 @@ def background_job_cancel(*, job: J) -> J:
 
 def background_job_for_task(task_id: str) -> BackgroundJob | None:
     """The import, delete-all or other job record that a Celery task id belongs to, if any."""
-    for model in _job_models():
+    for model in background_job_models():
         job = model._default_manager.filter(task_id=task_id).first()
         if job is not None:
             return job
@@ -429,7 +429,7 @@ def background_jobs_fail_stale(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - timedelta(seconds=seconds)
     reason = f"its worker stopped reporting for {seconds // 60} minutes (it was stopped or lost the database)"
     failed = 0
-    for model in _job_models():
+    for model in background_job_models():
         last_heard = Coalesce("heartbeat_at", "started_at", "updated_at")
         stale = model._default_manager.filter(status__in=BackgroundJob.RUNNING).alias(heard=last_heard)
         for job in stale.filter(heard__lt=cutoff):
@@ -437,7 +437,8 @@ def background_jobs_fail_stale(*, now: datetime | None = None) -> int:
     return failed
 
 
-def _job_models() -> list[type[BackgroundJob]]:
+def background_job_models() -> list[type[BackgroundJob]]:
+    """Every kind of background job: each model that is a BackgroundJob."""
     from django.apps import apps
 
     return [m for m in apps.get_models() if issubclass(m, BackgroundJob)]

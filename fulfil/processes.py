@@ -1,4 +1,5 @@
-"""Processes the tests and the benchmarks start and wait for: real Celery workers, gunicorn.
+"""Processes the tests and the benchmarks start and wait for: real Celery workers, gunicorn, an
+S3 API server.
 
 Nothing happens at import and nothing here needs pytest, so the benchmarks use it as the test
 suite does (fulfil/testing.py, the pytest plugin, sets up the environment when imported).
@@ -66,10 +67,7 @@ class ChildProcess:
 
     def peak_rss_mb(self) -> float:
         """The most memory the process (not its children) has held so far: VmHWM, read while it runs."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        return peak_rss_mb(self.proc.pid)
 
     def kill(self) -> None:
         """SIGKILL the whole group, children included: nothing gets to clean up."""
@@ -121,6 +119,39 @@ class CeleryWorker(ChildProcess):
             return bool(app.control.ping(destination=[self.name], timeout=0.25))
 
         wait_until(answers, timeout, f"the Celery worker {self.name} to start", self)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The most memory process `pid` has held so far, in MB: its VmHWM, read while it runs."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class S3Server(ChildProcess):
+    """An S3-compatible API server on loopback, at `.endpoint_url`: moto in server mode, which keeps
+    buckets in its memory and accepts any credentials."""
+
+    def __init__(self, *, log: Path | None = None) -> None:
+        self.port = free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        super().__init__([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)], log=log)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        def answers() -> bool:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+            return False
+
+        wait_until(answers, timeout, "the S3 server to listen", self)
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_until(

@@ -7,6 +7,7 @@ production fails loudly instead of silently falling back to a default.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,6 +16,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from fulfil.booleans import parse_bool
+from fulfil.sentry import sentry_init
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -116,6 +118,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "fulfil.logs.RequestIdMiddleware",
+    "fulfil.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -188,8 +191,29 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default="") or VAR_DIR / "media")
 MEDIA_URL = "media/"
+# Uploaded files: in MEDIA_ROOT (the embedded default; web and workers must share it), or with a
+# bucket named, in S3-compatible object storage (django-storages), so workers can run on any host.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="").strip()
+# Empty: AWS itself; otherwise the S3-compatible server's URL (MinIO: http://minio:9000).
+AWS_S3_ENDPOINT_URL = (
+    _url("AWS_S3_ENDPOINT_URL", "", ("http", "https")) if env.str("AWS_S3_ENDPOINT_URL", default="").strip() else None
+)
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="").strip() or None
+# Servers other than AWS (MinIO, Ceph, ...) are addressed as ENDPOINT/BUCKET/KEY, not BUCKET.ENDPOINT.
+AWS_S3_ADDRESSING_STYLE = "path" if AWS_S3_ENDPOINT_URL else None
+AWS_DEFAULT_ACL = None  # objects are private; the bucket's policy decides
+if AWS_S3_ENDPOINT_URL and not AWS_STORAGE_BUCKET_NAME:
+    raise ImproperlyConfigured("AWS_S3_ENDPOINT_URL is set but AWS_STORAGE_BUCKET_NAME is not")
+# Where a worker keeps its own copy of an import's file while it reads it (object storage only).
+IMPORT_WORK_DIR = Path(env.str("IMPORT_WORK_DIR", default="").strip() or tempfile.gettempdir())
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "storages.backends.s3.S3Storage"
+        if AWS_STORAGE_BUCKET_NAME
+        else "django.core.files.storage.FileSystemStorage"
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -207,8 +231,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10_485_760
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _bool("BEHIND_HTTPS_PROXY", False) else None
 SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", False)
-# Health checks from inside the network speak plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^api/v1/hello/?$"]
+# Health checks and Prometheus, from inside the network, speak plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/hello/?$", r"^metrics/?$"]
 SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 0)
@@ -323,6 +347,17 @@ WEBHOOK_LOG_RETENTION_DAYS = _int("WEBHOOK_LOG_RETENTION_DAYS", 30, minimum=1)
 # --- FulFil -----------------------------------------------------------------------------
 
 FULFIL_HEALTH_BROKER_TIMEOUT = 2.0
+
+# --- Monitoring -------------------------------------------------------------------------
+
+# /metrics (Prometheus) answers only `Authorization: Bearer <METRICS_TOKEN>`; empty: /metrics is off (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="").strip()
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be 32 characters or more (or empty: no /metrics)")
+# Unhandled errors in requests and tasks go to Sentry when a DSN is set; nothing is sent otherwise.
+SENTRY_DSN = _url("SENTRY_DSN", "", ("http", "https")) if env.str("SENTRY_DSN", default="").strip() else ""
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="").strip() or "production"
+sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT)
 
 # --- Products ---------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from fulfil.metrics import metrics_view
 from fulfil.routers import Router
 from fulfil.views import CeleryTaskViewSet, CeleryViewSet, HealthViewSet
 from imports.api import ImportJobViewSet, UploadViewSet
@@ -26,6 +27,7 @@ urlpatterns = [
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    re_path(r"^metrics/?$", metrics_view, name="metrics"),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]
 

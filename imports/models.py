@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from django.conf import settings
 from django.db import models
@@ -78,6 +77,8 @@ class ImportJob(BackgroundJob):
     class Meta:
         ordering = ("-created_at", "-id")
         verbose_name = "import"
+        # Imports finished lately, for the metrics (fulfil.metrics).
+        indexes = [models.Index(fields=["finished_at"], name="import_job_finished_at_idx")]
 
     def __str__(self) -> str:
         kind = "Preview" if self.dry_run else "Import"
@@ -109,10 +110,6 @@ class ImportJob(BackgroundJob):
         if not seconds or not self.processed_rows:
             return None
         return round(self.processed_rows / seconds, 1)
-
-    @property
-    def file_path(self) -> Path:
-        return Path(self.file.path) if self.file else Path(self.source_path)
 
 
 class ImportChunk(models.Model):

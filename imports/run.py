@@ -24,6 +24,7 @@ from imports import parsing
 from imports.models import ImportChunk, ImportJob, ImportRowError
 from imports.pipeline import Chunk, prepared_chunks, written_chunks
 from imports.services import import_job_forget_progress
+from imports.storage import import_file_open
 from products.batches import BatchPreview, UpsertResult, product_batch_upsert
 from webhooks import events
 from webhooks.events import event_emit
@@ -66,9 +67,10 @@ class ImportRun(JobRunner[ImportJob]):
         # A dry run through the API is recorded (its status is polled); import_csv's is not.
         super().__init__(job, on_progress=on_progress, should_stop=should_stop, persist=job.pk is not None)
         self.on_errors = on_errors or (lambda errors: None)
-        self.preview = BatchPreview() if job.dry_run else None
+        skip_unchanged = settings.IMPORT_SKIP_UNCHANGED
+        self.preview = BatchPreview(skip_unchanged=skip_unchanged) if job.dry_run else None
         self.upsert: Callable[..., UpsertResult] = self.preview or partial(
-            product_batch_upsert, skip_unchanged=settings.IMPORT_SKIP_UNCHANGED
+            product_batch_upsert, skip_unchanged=skip_unchanged
         )
         self.last_stamp: datetime | None = None
         self.notes: list[str] = []  # warnings of this run, shown with the file's own
@@ -78,7 +80,7 @@ class ImportRun(JobRunner[ImportJob]):
     def work(self) -> str:
         job = self.job
         try:
-            with job.file_path.open("rb") as file:
+            with import_file_open(job) as file:
                 layout = parsing.inspect(file)
                 layout.max_record = settings.IMPORT_MAX_ROW_BYTES
                 done = self._committed_chunks(layout)

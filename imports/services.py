@@ -23,6 +23,7 @@ from fulfil.fields import fit
 from fulfil.jobs import background_job_cancel, background_job_enqueue, job_owner
 from imports import parsing
 from imports.models import ImportJob
+from imports.storage import import_file_delete, import_file_exists
 
 
 class FileTooLarge(ServiceError):
@@ -69,7 +70,8 @@ def import_job_create(
         warnings=layout.warnings,
         dry_run=dry_run,
     )
-    job.file.save(job.original_name, upload, save=False)  # streamed to storage in chunks
+    # Streamed: from the upload's temporary file in pieces, or to S3 in parts (boto3's managed upload).
+    job.file.save(job.original_name, upload, save=False)
     job.save()
     import_job_enqueue(job=job)
     return job
@@ -104,7 +106,7 @@ def import_job_confirm(*, preview: ImportJob, user: AbstractBaseUser | Anonymous
             raise Conflict(f"Only a finished preview can be confirmed; #{preview.pk} is not one.")
         if preview.confirmations.exists():
             raise Conflict(f"Preview #{preview.pk} has been confirmed already.")
-        if not preview.file_path.is_file():
+        if not import_file_exists(preview):
             raise Conflict(f"The file of preview #{preview.pk} is no longer stored; upload it again.")
         job = ImportJob.objects.create(
             source=preview.source,
@@ -141,7 +143,7 @@ def import_job_retry(*, job: ImportJob, start_over: bool = False) -> ImportJob:
     A file that changed since is imported from its first row either way (see imports.run)."""
     if job.status not in (ImportJob.Status.FAILURE, ImportJob.Status.REVOKED):
         raise Conflict(f"Only a failed or cancelled import can be retried; #{job.pk} is {job.get_status_display()}.")
-    if not job.file_path.is_file():
+    if not import_file_exists(job):
         raise Conflict(f"The file of import #{job.pk} is no longer stored; upload it again.")
     job.task_id = str(uuid.uuid4())
     job.status, job.phase, job.error_message = ImportJob.Status.PENDING, "Queued", ""
@@ -159,9 +161,9 @@ def import_job_forget_progress(*, job: ImportJob) -> None:
     with transaction.atomic():
         job.chunks.all().delete()
         job.total_rows, job.processed_rows, job.start_over = None, 0, False
-        job.created_count = job.updated_count = job.error_count = 0
-        fields = ["total_rows", "processed_rows", "start_over", "created_count", "updated_count", "error_count"]
-        job.save(update_fields=[*fields, "updated_at"])
+        job.created_count = job.updated_count = job.unchanged_count = job.error_count = 0
+        counts = ["created_count", "updated_count", "unchanged_count", "error_count"]
+        job.save(update_fields=["total_rows", "processed_rows", "start_over", *counts, "updated_at"])
 
 
 # --- Housekeeping -------------------------------------------------------------------------------
@@ -178,7 +180,7 @@ def import_jobs_prune(*, now: datetime | None = None, batch_size: int = 500) -> 
         for job in batch:
             # A preview and the import that confirms it share one file: the last to go takes it.
             if job.file and not ImportJob.objects.filter(file=job.file.name).exclude(pk__in=ids).exists():
-                job.file.delete(save=False)  # a file already gone is fine
+                import_file_delete(job)
         with transaction.atomic():
             removed += ImportJob.objects.filter(pk__in=ids).delete()[1].get(ImportJob._meta.label, 0)
     return removed

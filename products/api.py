@@ -54,6 +54,7 @@ class ProductViewSet(viewsets.ModelViewSet):
     filterset_class = ProductFilter
     search_fields = ("sku", "name", "description")
     ordering_fields = ("sku", "name", "created_at", "updated_at")
+    ordering = ("-created_at", "sku_key")  # the model's: offset and keyset pages list in one order
     action_permissions = {"delete_all": permissions.DELETE_PRODUCTS}
 
     def get_queryset(self):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from fulfil.database import in_values
 from products.keys import sku_key
 from products.models import Product
 
@@ -89,7 +90,9 @@ def product_batch_build(*, rows: Sequence[ProductValues], columns: Collection[st
 
 def product_batch_stored(*, batch: ProductBatch) -> dict[str, Values]:
     """What the catalogue holds for the batch's SKU keys, as import values (one query)."""
-    found = Product.objects.filter(sku_key__in=batch.keys).values_list("sku_key", "name", "description", "active")
+    found = Product.objects.filter(in_values("sku_key", batch.keys)).values_list(
+        "sku_key", "name", "description", "active"
+    )
     return {key: (name, description, active) for key, name, description, active in found}
 
 
@@ -148,7 +151,8 @@ class BatchPreview:
     a product, the dry run's only growing memory) and compares later rows with those.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, skip_unchanged: bool = True) -> None:
+        self.skip_unchanged = skip_unchanged  # as product_batch_upsert's: without it, unchanged rows count updated
         self.written: dict[str, int] = {}
         self.would_create: list[str] = []
         self.would_update: list[dict] = []
@@ -184,6 +188,8 @@ class BatchPreview:
                 result.updated += 1
             if not final_same:
                 self.written[key] = hash(_relevant(entry.values, columns))
+        if not self.skip_unchanged:  # every row is written
+            result.updated, result.unchanged = result.updated + result.unchanged, 0
         return result
 
 

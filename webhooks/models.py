@@ -107,6 +107,12 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["webhook", "-created_at"], name="webhook_delivery_webhook_idx"),
             models.Index(fields=["event", "-created_at"], name="webhook_delivery_event_idx"),
+            # Retries scheduled (selectors.webhook_backlog): only the failed attempts that were to be retried.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_delivery_retry_idx",
+                condition=models.Q(next_attempt_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

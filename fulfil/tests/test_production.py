@@ -126,6 +126,17 @@ def test_compose_runs_an_imports_worker_a_webhooks_worker_beat_and_one_shot_migr
         assert services[name]["healthcheck"] and services[name]["volumes"]
 
 
+def test_compose_s3_profile_runs_minio_and_creates_the_bucket_the_app_is_told_of_before_the_app_starts():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert services["minio"]["profiles"] == services["minio-bucket"]["profiles"] == ["s3"]
+    assert services["minio-bucket"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert services["minio-bucket"]["environment"]["BUCKET"].startswith("${AWS_STORAGE_BUCKET_NAME")
+    assert 'mc mb --ignore-existing "local/$$BUCKET"' in services["minio-bucket"]["command"][0]
+    for name in ("migrate", "web", "worker", "worker-webhooks", "beat"):
+        bucket = services[name]["depends_on"]["minio-bucket"]
+        assert bucket == {"condition": "service_completed_successfully", "required": False}, name
+
+
 def test_env_example_covers_the_compose_variables():
     compose = (ROOT / "docker-compose.yml").read_text()
     variables = set(re.findall(r"\$\{([A-Z_]+)(?::-[^}]*)?\}", compose))

@@ -37,6 +37,10 @@ _SETTINGS = {
     "ALLOWED_HOSTS",
     "CSRF_TRUSTED_ORIGINS",
     "CORS_ORIGINS",
+    "AWS_STORAGE_BUCKET_NAME",
+    "AWS_S3_ENDPOINT_URL",
+    "SENTRY_DSN",
+    "METRICS_TOKEN",
 }
 
 
@@ -53,6 +57,10 @@ _SETTINGS = {
         ({"DEBUG": "true", "CSRF_TRUSTED_ORIGINS": "example.com"}, "CSRF_TRUSTED_ORIGINS"),
         ({"DEBUG": "true", "CORS_ORIGINS": "ftp://example.com"}, "CORS_ORIGINS"),
         ({"DEBUG": "true", "DATABASE_CONN_MAX_AGE": "soon"}, "DATABASE_CONN_MAX_AGE"),
+        ({"DEBUG": "true", "AWS_S3_ENDPOINT_URL": "http://minio:9000"}, "AWS_STORAGE_BUCKET_NAME"),
+        ({"DEBUG": "true", "METRICS_TOKEN": "short"}, "METRICS_TOKEN"),
+        ({"DEBUG": "true", "SENTRY_DSN": "key@sentry.example.com/7"}, "SENTRY_DSN"),
+        ({"DEBUG": "true", "AWS_STORAGE_BUCKET_NAME": "b", "AWS_S3_ENDPOINT_URL": "minio:9000"}, "AWS_S3_ENDPOINT_URL"),
     ],
 )
 def test_bad_values_fail_at_start_up_naming_the_setting(env, named):
@@ -65,9 +73,15 @@ def test_bad_values_fail_at_start_up_naming_the_setting(env, named):
 @pytest.mark.quickstart
 def test_embedded_defaults_need_no_server():
     show = "settings.DATABASES['default']['ENGINE'], settings.CELERY_BROKER_URL, settings.CELERY_RESULT_BACKEND"
+    show += ", settings.STORAGES['default']['BACKEND']"
     result = start(show, DEBUG="true")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://localhost/", "django-db"]
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        "filesystem://localhost/",
+        "django-db",
+        "django.core.files.storage.FileSystemStorage",
+    ]
 
 
 @pytest.mark.quickstart
@@ -77,6 +91,13 @@ def test_the_embedded_broker_names_a_host_so_kombu_does_not_warn_on_every_messag
                    DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", LOG_FORMAT="text")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "localhost" and "No hostname" not in result.stderr
+
+
+def test_a_bucket_keeps_uploads_in_object_storage():
+    show = "settings.STORAGES['default']['BACKEND'], settings.AWS_S3_ADDRESSING_STYLE"
+    result = start(show, DEBUG="true", AWS_STORAGE_BUCKET_NAME="fulfil", AWS_S3_ENDPOINT_URL="http://minio:9000")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["storages.backends.s3.S3Storage", "path"]
 
 
 def test_production_values_are_accepted():
@@ -91,6 +112,16 @@ def test_production_values_are_accepted():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_sentry_is_set_up_with_its_django_and_celery_integrations_only_when_a_dsn_is_set():
+    show = "(lambda c: (c.is_active(), sorted(getattr(c, 'integrations', {}))))(__import__('sentry_sdk').get_client())"
+    off = start(show, DEBUG="true")
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.strip() == "(False, [])"
+    on = start(show, DEBUG="true", SENTRY_DSN="https://key@sentry.example.com/7")
+    assert on.returncode == 0, on.stderr
+    assert on.stdout.startswith("(True, [") and "'celery'" in on.stdout and "'django'" in on.stdout
 
 
 def test_env_example_lists_every_setting_the_code_reads():

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 from rest_framework.authtoken.models import Token
 
+from fulfil.processes import free_port
 from products.models import Product
 from webhooks.models import Webhook
 
@@ -42,12 +42,6 @@ def run(script: str, **env: str) -> subprocess.CompletedProcess:
 
 def passed(result: subprocess.CompletedProcess) -> bool:
     return result.returncode == 0 and result.stdout.rstrip().splitlines()[-1].startswith("PASS:")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_the_crud_script_passes_against_a_live_server_and_leaves_nothing_behind(live_server, token):

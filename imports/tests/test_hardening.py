@@ -125,6 +125,19 @@ def test_start_over_runs_the_whole_file_again(csv_file, eager_celery, django_cap
     assert (job.created_count, job.updated_count, job.unchanged_count, job.error_count) == (30, 30, 40, 1)
 
 
+def test_starting_over_forgets_the_unchanged_rows_of_the_earlier_run(csv_file, eager_celery,
+                                                                    django_capture_on_commit_callbacks):  # fmt: skip
+    import_job_run(job=new_job(csv_file, DATA, name="first.csv"))
+    job = _cancelled_after(csv_file, DATA, chunks=4)
+    assert (job.updated_count, job.unchanged_count) == (30, 10)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.import_job_retry(job=job, start_over=True)
+    job.refresh_from_db()
+    # The first 40 rows find the products as the cancelled run left them; the last 30 change them back.
+    assert (job.created_count, job.updated_count, job.unchanged_count, job.error_count) == (0, 30, 70, 1)
+    assert job.processed_rows == 101
+
+
 def test_a_retry_of_a_file_that_changed_starts_over_and_says_so(csv_file, eager_celery,
                                                                 django_capture_on_commit_callbacks):  # fmt: skip
     job = _cancelled_after(csv_file, DATA, chunks=4)

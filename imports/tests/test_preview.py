@@ -14,6 +14,7 @@ from django.urls import reverse
 from imports import services
 from imports.models import ImportJob
 from imports.run import import_job_run
+from imports.storage import import_file_exists
 from products import services as product_services
 from products.models import Product
 
@@ -30,10 +31,13 @@ def counts(job: ImportJob) -> tuple[int, ...]:
     return job.created_count, job.updated_count, job.unchanged_count, job.error_count, job.processed_rows
 
 
+@pytest.mark.parametrize("skip_unchanged", [True, False])
 @pytest.mark.parametrize("seed", range(6))
-def test_a_dry_run_counts_exactly_what_the_import_then_does(seed, csv_file):
+def test_a_dry_run_counts_exactly_what_the_import_then_does(seed, skip_unchanged, csv_file, settings):
     """Random files over an existing catalogue: SKUs repeated within and across chunks, in other
-    cases, with equal and different values, some columns missing."""
+    cases, with equal and different values, some columns missing; unchanged rows skipped or
+    (IMPORT_SKIP_UNCHANGED=false) written and counted updated."""
+    settings.IMPORT_SKIP_UNCHANGED = skip_unchanged
     rng = random.Random(seed)
     for n in range(0, 60, 3):
         product_services.product_create(sku=f"K-{n}", name=f"name {n % 4}", active=n % 2 == 0)
@@ -136,13 +140,13 @@ def test_a_preview_and_its_import_share_the_file_until_both_are_pruned(api, sett
     preview = ImportJob.objects.get(pk=body["job_id"])
     with django_capture_on_commit_callbacks(execute=True):
         job = services.import_job_confirm(preview=preview)
-    assert job.file.name == preview.file.name and job.file_path.is_file()
+    assert job.file.name == preview.file.name and import_file_exists(job)
     ImportJob.objects.filter(pk=preview.pk).update(created_at=timezone.now() - timedelta(days=40))
     assert services.import_jobs_prune() == 1
-    assert job.file_path.is_file(), "the confirming import still needs it"
+    assert import_file_exists(job), "the confirming import still needs it"
     ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(days=40))
     assert services.import_jobs_prune() == 1
-    assert not job.file_path.exists()
+    assert not import_file_exists(job)
 
 
 # --- Rejected rows, fixed and uploaded again ----------------------------------------------------

@@ -7,50 +7,12 @@ import signal
 import time
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from fulfil.processes import wait_until
 from imports.models import ImportJob
-from imports.run import import_job_run
-from products.models import Product
+from imports.tests.workloads import big_csv, counts, reference, snapshot, upload
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def big_csv(rows: int) -> bytes:
-    lines = ["name,sku,description"]
-    for i in range(rows):
-        sku = f"K-{i % (rows * 9 // 10)}"  # the last tenth repeats earlier SKUs
-        if i % 3 == 0:
-            sku = sku.lower()
-        lines.append(f'Item {i},{sku},"first line\nsecond, line {i}"')
-    lines.insert(rows // 2, "Broken,,no sku")
-    return ("\n".join(lines) + "\n").encode()
-
-
-def snapshot() -> dict:
-    return {p.sku: (p.name, p.description, p.active) for p in Product.objects.all()}
-
-
-def upload(api, content: bytes) -> ImportJob:
-    response = api.post("/api/v1/products/upload", {"file": SimpleUploadedFile("big.csv", content)}, format="multipart")
-    assert response.status_code == 202, response.content
-    return ImportJob.objects.get(pk=response.json()["job_id"])
-
-
-def reference(content: bytes, tmp_path) -> tuple[dict, tuple]:
-    """What an uninterrupted run of the same file produces (in-process), then a clean catalogue."""
-    path = tmp_path / "reference.csv"
-    path.write_bytes(content)
-    job = ImportJob.objects.create(source="command", source_path=str(path), original_name="r.csv", chunk_size=500)
-    job = import_job_run(job=job)
-    result = snapshot(), (job.total_rows, job.created_count, job.updated_count, job.error_count)
-    Product.objects.all().delete()
-    return result
-
-
-def counts(job: ImportJob) -> tuple:
-    return job.total_rows, job.created_count, job.updated_count, job.error_count
 
 
 def test_an_upload_is_imported_by_the_worker_with_progress_in_the_task_state(api, celery_worker_process):

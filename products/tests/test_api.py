@@ -288,7 +288,7 @@ def test_the_first_page_of_the_list_is_read_in_order_from_an_index(api):
 def test_pagination_shape_default_limit_and_bounds(api):
     Product.objects.bulk_create(Product(sku=f"p-{i:04d}", name="n") for i in range(1005))
     body = api.get(LIST).json()
-    assert set(body) == {"count", "next", "previous", "results"}
+    assert set(body) == {"count", "count_is_exact", "next", "previous", "results"}
     assert body["count"] == 1005 and len(body["results"]) == 20 and body["previous"] is None
     assert "limit=20" in body["next"] and "offset=20" in body["next"]
 
@@ -420,3 +420,43 @@ def test_an_exported_catalogue_imports_back_unchanged(api, tmp_path):
     assert (job.status, job.created_count, job.updated_count, job.unchanged_count, job.error_count) == (
         "SUCCESS", 0, 0, 3, 0
     )  # fmt: skip
+
+
+# --- Counting and paging large lists -----------------------------------------------------------
+
+
+def test_a_large_list_answers_an_estimated_count_and_counts_exactly_on_request(api, monkeypatch):
+    Product.objects.bulk_create(Product(sku=f"E-{i}", name="n") for i in range(30))
+    body = api.get("/api/v1/products").json()
+    assert (body["count"], body["count_is_exact"]) == (30, True)
+    monkeypatch.setattr("fulfil.pagination.estimated_count", lambda queryset: 2_500_000)
+    body = api.get("/api/v1/products?limit=10").json()
+    assert (body["count"], body["count_is_exact"], len(body["results"])) == (2_500_000, False, 10)
+    assert "offset=10" in body["next"]
+    body = api.get("/api/v1/products?count=exact&limit=10").json()
+    assert (body["count"], body["count_is_exact"]) == (30, True)
+    assert api.get("/api/v1/products?count=roughly").status_code == 400
+
+
+@pytest.mark.parametrize("ordering", ["", "&ordering=sku", "&ordering=-updated_at"])
+def test_keyset_pages_walk_the_whole_list_once_in_order(api, ordering):
+    products = [services.product_create(sku=f"K-{i:03}", name="n") for i in range(45)]
+    Product.objects.filter(pk__in=[p.pk for p in products[:20]]).update(created_at=products[0].created_at)  # ties
+    url, seen = f"/api/v1/products?cursor=&limit=10{ordering}", []
+    while url:
+        body = api.get(url).json()
+        assert "count" not in body
+        seen += [item["sku"] for item in body["results"]]
+        url = body["next"]
+    assert sorted(seen) == [p.sku for p in products] and len(seen) == 45
+    if ordering == "&ordering=sku":
+        assert seen == sorted(seen)
+    assert api.get("/api/v1/products?cursor=garbage").status_code == 404
+
+
+def test_keyset_pages_list_products_created_together_by_sku_as_the_offset_pages_do(api):
+    now = timezone.now()
+    Product.objects.bulk_create(Product(sku=f"T-{i:02d}", name="n", created_at=now) for i in (7, 3, 11, 1, 9))
+    offset = [item["sku"] for item in api.get(LIST).json()["results"]]
+    keyset = [item["sku"] for item in api.get(f"{LIST}?cursor=&limit=3").json()["results"]]
+    assert offset == ["T-01", "T-03", "T-07", "T-09", "T-11"] and keyset == offset[:3]

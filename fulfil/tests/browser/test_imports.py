@@ -198,7 +198,8 @@ def test_a_broken_file_is_refused_with_its_reason_and_a_failed_import_shows_why_
     assert page.inner_text("#phase") == "Queued" and page.inner_text("#outcome") == "Queued"
     shot("queued")
     job = ImportJob.objects.get()
-    job.file_path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(4096))
+    with job.file.open("wb") as stored:
+        stored.write(b"\x89PNG\r\n\x1a\n" + bytes(4096))
     worker = celery_worker_process("imports")
 
     reason = "The file is binary, not a CSV text file."
@@ -213,7 +214,8 @@ def test_a_broken_file_is_refused_with_its_reason_and_a_failed_import_shows_why_
     # Retry, Start over and Import another file: an input, a button and a link that look alike.
     assert len(same_look(page, ".job-actions .button")) == 1, same_look(page, ".job-actions .button")
 
-    job.file_path.write_text(good)  # the stored copy is put right
+    with job.file.open("wb") as stored:  # the stored copy is put right
+        stored.write(good.encode())
     page.click("#retry-form input[type=submit]")
     page.wait_for_selector(".messagelist .success")
     assert page.inner_text(".messagelist .success") == "The import was queued again; it resumes where it stopped."
@@ -267,3 +269,82 @@ def test_cancel_asks_first_and_the_page_says_cancelled_once_the_import_has_stopp
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.REVOKED and 0 < job.processed_rows < rows
     assert Product.objects.count() == job.created_count
+
+
+def test_a_preview_shows_what_the_file_would_do_writes_nothing_then_imports_the_same_file(
+    page, shot, staff, celery_worker_process, tmp_path
+):
+    Product.objects.bulk_create(
+        Product(sku=f"PV-{i:03d}", name=f"Name {i}", description=f"About {i}") for i in range(30)
+    )
+    before = dict(Product.objects.values_list("sku", "name"))
+    lines = ["sku,name,description"]
+    lines += [f"PV-{i:03d},Renamed {i},About {i}" for i in range(10)]  # the name changes
+    lines += [f"pv-{i:03d},Name {i},About {i}" for i in range(10, 20)]  # as stored, in another case
+    lines += [f"PV-{i:03d},Name {i},About {i} and more" for i in range(20, 25)]  # the description changes
+    lines += [f"NEW-{i:03d},New {i},Fresh" for i in range(40)]
+    lines += [",No SKU,x", "BAD-1,,no name"]
+    (tmp_path / "preview.csv").write_text("\n".join(lines) + "\n")
+    counts = {"created": "40", "updated": "15", "unchanged": "10", "errors": "2"}
+    worker = celery_worker_process("imports")
+
+    page.goto("/admin/imports/importjob/upload/")
+    page.set_input_files("#id_file", tmp_path / "preview.csv")
+    shot("upload-form")
+    page.click("#preview-button")
+    page.wait_for_url(re.compile(r"/admin/imports/importjob/\d+/progress/$"))
+    preview_url = page.url
+    # The page loads itself again when the preview has finished, with the sample of the changes.
+    wait_until(lambda: page.locator("#confirm-form").is_visible(), timeout=30, what="the preview", worker=worker)
+    bar_drawn_full(page)
+    shot("preview-complete")
+    assert page.inner_text("#phase") == "Preview complete"
+    assert page.inner_text("#preview-note").startswith("A preview: nothing has been written.")
+    assert {field: page.inner_text(f"#{field}") for field in counts} == counts
+    assert page.locator("#import-progress .counts dt").all_inner_texts()[1:3] == ["WOULD CREATE", "WOULD UPDATE"]
+    assert page.inner_text("#outcome") == "Preview with 2 errors"
+
+    assert page.locator("#preview-changes h2").all_inner_texts() == ["Would update", "Would create"]  # all of them
+    updates = page.locator("#would-update tbody tr")
+    assert updates.count() == 15
+    first = updates.first
+    assert first.locator("td").nth(0).inner_text() == "PV-000" and first.locator("td").nth(1).inner_text() == "name"
+    assert first.locator("del").inner_text() == "Name 0" and first.locator("ins").inner_text() == "Renamed 0"
+    described = page.locator("#would-update tbody tr", has=page.locator("td", has_text="PV-020"))
+    assert described.locator("td").nth(1).inner_text() == "description"
+    assert (described.locator("del").inner_text(), described.locator("ins").inner_text()) == (
+        "About 20",
+        "About 20 and more",
+    )
+    assert page.inner_text("#would-create").startswith("NEW-000, NEW-001, ")
+    assert dict(Product.objects.values_list("sku", "name")) == before, "a preview writes nothing"
+
+    page.click("#confirm-form input[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/imports/importjob/\d+/progress/$"))
+    assert page.url != preview_url
+    job_page_finished(page, timeout=30, worker=worker)
+    bar_drawn_full(page)
+    shot("import-complete")
+    assert page.inner_text("#phase") == "Import complete"
+    assert {field: page.inner_text(f"#{field}") for field in counts} == counts
+    assert page.locator("#confirm-form").count() == 0 and page.locator("#preview-note").count() == 0
+    assert page.inner_text("#confirms") == f"Imports the file of preview #{preview_url.split('/')[-3]}."
+    job = ImportJob.objects.get(dry_run=False)
+    assert (job.created_count, job.updated_count, job.unchanged_count, job.error_count) == (40, 15, 10, 2)
+    assert job.confirms_id is not None and job.confirms.dry_run
+    assert Product.objects.get(sku="PV-000").name == "Renamed 0"
+    assert Product.objects.get(sku="PV-020").description == "About 20 and more"
+    assert Product.objects.count() == 70
+
+    page.goto(preview_url)  # the preview now says what became of it
+    shot("preview-after-import")
+    assert page.inner_text("#confirmed-by") == f"Imported as import #{job.pk}."
+    assert page.locator("#confirm-form").count() == 0
+
+    page.goto("/admin/imports/importjob/upload/")  # both are listed, the preview as one
+    shot("recent-imports")
+    recent = [row.split("\t") for row in page.locator("#content-main .module table tbody tr").all_inner_texts()]
+    assert [row[2:] for row in recent] == [
+        ["Completed with 2 errors", "40", "15", "10", "2"],
+        ["Preview with 2 errors", "40", "15", "10", "2"],
+    ]

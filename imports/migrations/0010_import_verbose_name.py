@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('imports', '0008_job_crashes'),
+        ('imports', '0009_job_finished_at_index'),
     ]
 
     operations = [

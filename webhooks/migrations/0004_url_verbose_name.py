@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('webhooks', '0002_delivery_task_key'),
+        ('webhooks', '0003_delivery_retry_index'),
     ]
 
     operations = [
