@@ -34,22 +34,24 @@ install-dev: $(VENV)/.dev
 .env:
 	@printf '%s\n' "DEBUG=false" "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 		"ALLOWED_HOSTS=localhost,127.0.0.1,[::1]" "SESSION_COOKIE_SECURE=false" "CSRF_COOKIE_SECURE=false" \
-		"LOG_FORMAT=text" > $@
+		"LOG_FORMAT=text" \
+		"# The quick start is a local tool: let webhooks reach receivers on this machine and your network" \
+		"# (scripts/receiver.py, a local ERP). Leave it out, or false, on a server others can reach." \
+		"WEBHOOK_ALLOW_PRIVATE_NETWORKS=true" > $@
 	@echo "Wrote .env for the quick start (see .env.example for every setting)."
 
 migrate: install .env
 	$(BIN)/python manage.py migrate --noinput
 
-# Web (gunicorn) and a Celery worker on all queues; Ctrl-C stops both.
+# Web (gunicorn) and a Celery worker on all queues; Ctrl-C stops both, and make, cleanly (fulfil/foreground.py).
 run: migrate
 	@$(BIN)/python manage.py collectstatic --noinput -v0
 	@$(BIN)/python manage.py ensure_admin --url http://$(HOST):$(PORT)/admin/
-	@echo "API: http://$(HOST):$(PORT)/api/v1/  docs: http://$(HOST):$(PORT)/api/docs"
+	@echo "API: http://$(HOST):$(PORT)/api/v1/  docs: http://$(HOST):$(PORT)/api/docs  (Ctrl-C stops it)"
 	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
-	@set -e; \
-	$(BIN)/celery -A fulfil worker -Q default,imports,webhooks -c 2 -B -s var/celerybeat-schedule --loglevel INFO & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(GUNICORN)
+	@$(BIN)/python -m fulfil.foreground \
+		"$(BIN)/celery -A fulfil worker -Q default,imports,webhooks -c 2 -B -s var/celerybeat-schedule --loglevel INFO" \
+		"$(GUNICORN)"
 
 web: install
 	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)

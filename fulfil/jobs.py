@@ -49,6 +49,8 @@ class BackgroundJob(models.Model):
 
     FINISHED = (Status.SUCCESS, Status.FAILURE, Status.REVOKED)
     RUNNING = (Status.STARTED, Status.PROGRESS)
+    # The tones of an outcome (see `outcome`).
+    TONES = ("success", "warning", "error", "neutral", "running", "preview")
     # The serializer of this job type's status payload (see background_job_status).
     STATUS_SERIALIZER: ClassVar[str]
     # A failed job's phase is "<FAILED_PHASE>: <reason>"; FAILED_EVENT (data: task_id, error) is
@@ -102,6 +104,32 @@ class BackgroundJob(models.Model):
             return None
         end = self.finished_at or timezone.now()
         return max((end - self.started_at).total_seconds(), 0.0)
+
+    @property
+    def seconds_left(self) -> float | None:
+        """While it runs: the time the rest should take at the pace so far; None until it can tell."""
+        elapsed = self.duration_seconds
+        done, total = self.progress()
+        if self.status not in self.RUNNING or not elapsed or not done or total is None:
+            return None
+        return max(total - done, 0) * elapsed / done
+
+    @property
+    def outcome(self) -> tuple[str, str]:
+        """(what a person reads, its tone): how it went, or where it is, in a few words. The tone is
+        one of TONES and colours badges, banners and bars."""
+        status = self.Status
+        if self.status == status.SUCCESS:
+            return "Completed", "success"
+        if self.status == status.FAILURE:
+            return f"Failed: {self.error_message or self.phase}", "error"
+        if self.status == status.REVOKED:
+            return "Cancelled", "neutral"
+        if self.cancel_requested:
+            return "Cancelling: it stops after the current chunk", "running"
+        if self.status == status.PENDING:
+            return "Queued", "running"
+        return f"Running {int(self.percent)}%", "running"
 
 
 J = TypeVar("J", bound=BackgroundJob)

@@ -60,6 +60,21 @@ class JsonFormatter(logging.Formatter):
 
 JsonFormatter.converter = time.gmtime
 
+_CONTEXT = ("request_id", "task_id", "job_id")
+
+
+class TextFormatter(logging.Formatter):
+    """A line for a terminal: time, level, logger, the request, task and job ids there are (in
+    brackets, nothing when there are none), message."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s%(context)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        ids = [f"{key}={value}" for key in _CONTEXT if (value := getattr(record, key, None)) is not None]
+        record.context = f" [{' '.join(ids)}]" if ids else ""
+        return super().format(record)
+
 
 class RequestIdMiddleware:
     """Gives each request an id (X-Request-ID), and logs one line per API request."""

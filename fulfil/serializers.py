@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from fulfil.jobs import BackgroundJob
+
 
 class BackgroundJobStatusSerializer(serializers.ModelSerializer):
     """What every job's status says; each job type adds its own progress fields (see fulfil.jobs).
@@ -13,6 +15,20 @@ class BackgroundJobStatusSerializer(serializers.ModelSerializer):
 
     job_id = serializers.IntegerField(source="pk", read_only=True)
     percent = serializers.FloatField(read_only=True)
+    outcome = serializers.SerializerMethodField(
+        help_text='How it went, or where it is, in a few words: "Completed", "Completed with 20 errors", '
+        '"Failed: <reason>", "Cancelled", "Running 45%", "Queued", "Cancelling: ...".'
+    )
+    tone = serializers.SerializerMethodField(
+        help_text="The outcome's tone: success, warning (completed with errors), error, neutral (cancelled), "
+        "running, preview."
+    )
+    elapsed_seconds = serializers.FloatField(
+        source="duration_seconds", read_only=True, allow_null=True, help_text="Since it started; null before."
+    )
+    seconds_left = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="While it runs: an estimate at the pace so far; null otherwise."
+    )
 
     class Meta:
         fields: tuple[str, ...] = (
@@ -21,11 +37,22 @@ class BackgroundJobStatusSerializer(serializers.ModelSerializer):
             "status",
             "phase",
             "percent",
+            "outcome",
+            "tone",
             "error_message",
+            "cancel_requested",
             "started_at",
             "finished_at",
+            "elapsed_seconds",
+            "seconds_left",
         )
         read_only_fields = fields
+
+    def get_outcome(self, job: BackgroundJob) -> str:
+        return job.outcome[0]
+
+    def get_tone(self, job: BackgroundJob) -> str:
+        return job.outcome[1]
 
 
 # --- Celery operations (fulfil.celery_ops): the shapes of their answers, for the schema ---------
@@ -67,9 +94,13 @@ class JobSummarySerializer(serializers.Serializer):
     status = serializers.CharField()
     phase = serializers.CharField()
     percent = serializers.FloatField()
+    outcome = serializers.CharField()
+    tone = serializers.CharField()
     error_message = serializers.CharField(allow_blank=True)
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+    elapsed_seconds = serializers.FloatField(allow_null=True)
+    seconds_left = serializers.FloatField(allow_null=True)
 
 
 class CeleryTaskStateSerializer(serializers.Serializer):

@@ -276,7 +276,10 @@ SPECTACULAR_SETTINGS = {
 
 CELERY_BROKER_URL = _url("CELERY_BROKER_URL", "filesystem://", ("redis", "rediss", "amqp", "filesystem", "memory"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # Embedded default: messages are files under var/, so the quick start needs no server.
+    # Embedded default: messages are files under var/, so the quick start needs no server. The
+    # folders below say where; the host is only named so kombu does not warn on every message
+    # that none was given.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
@@ -401,7 +404,7 @@ LOGGING = {
     "filters": {"context": {"()": "fulfil.logs.ContextFilter"}},
     "formatters": {
         "json": {"()": "fulfil.logs.JsonFormatter"},
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(task_id)s] %(message)s"},
+        "text": {"()": "fulfil.logs.TextFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},

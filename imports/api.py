@@ -85,7 +85,7 @@ class UploadViewSet(viewsets.GenericViewSet):
     @extend_schema(responses={200: ImportJobStatusSerializer})
     @action(detail=True, methods=["get"])
     def status(self, request: Request, task_id: str | None = None) -> Response:
-        return Response(background_job_status(self.get_object()))
+        return Response(background_job_status(self.get_object(), request=request))
 
 
 def _accepted(job: ImportJob, request: Request) -> dict[str, Any]:

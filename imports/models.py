@@ -76,6 +76,7 @@ class ImportJob(BackgroundJob):
 
     class Meta:
         ordering = ("-created_at", "-id")
+        verbose_name = "import"
         # Imports finished lately, for the metrics (fulfil.metrics).
         indexes = [models.Index(fields=["finished_at"], name="import_job_finished_at_idx")]
 
@@ -86,6 +87,19 @@ class ImportJob(BackgroundJob):
     @property
     def failed_event(self) -> str | None:
         return None if self.dry_run else self.FAILED_EVENT
+
+    @property
+    def outcome(self) -> tuple[str, str]:
+        """As every job's, and: a completed import that rejected rows says how many (amber); a
+        completed preview says it is one."""
+        label, tone = super().outcome
+        if self.status != self.Status.SUCCESS:
+            return label, tone
+        label, tone = ("Preview", "preview") if self.dry_run else (label, tone)
+        if self.error_count:
+            errors = f"{self.error_count:,} error{'' if self.error_count == 1 else 's'}"
+            return f"{label} with {errors}", "warning"
+        return label, tone
 
     def progress(self) -> tuple[int, int | None]:
         return self.processed_rows, self.total_rows

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -16,9 +17,13 @@ from products.batches import SAMPLE
 STATUS_ROW_ERRORS = 20
 
 
-def status_url(job: ImportJob, request: Request | None = None) -> str:
-    url = reverse("v1:upload-status", args=[job.task_id])
+def _absolute(url: str, request: HttpRequest | Request | None) -> str:
+    """The URL with scheme and host when there is a request to take them from (a task has none)."""
     return request.build_absolute_uri(url) if request is not None else url
+
+
+def status_url(job: ImportJob, request: Request | None = None) -> str:
+    return _absolute(reverse("v1:upload-status", args=[job.task_id]), request)
 
 
 class ImportRowErrorSerializer(serializers.ModelSerializer):
@@ -103,7 +108,7 @@ class ImportJobStatusSerializer(BackgroundJobStatusSerializer):
     def get_error_report_url(self, job: ImportJob) -> str | None:
         if not job.pk or not job.error_count:
             return None
-        return reverse("v1:import-errors", args=[job.pk])
+        return _absolute(reverse("v1:import-errors", args=[job.pk]), self.context.get("request"))
 
 
 class ImportJobSerializer(ImportJobStatusSerializer):
@@ -128,7 +133,6 @@ class ImportJobSerializer(ImportJobStatusSerializer):
             "encoding",
             "delimiter",
             "columns",
-            "cancel_requested",
             "confirms",
             "created_at",
             "status_url",
@@ -140,6 +144,4 @@ class ImportJobSerializer(ImportJobStatusSerializer):
         return status_url(job, self.context.get("request")) if job.task_id else None
 
     def get_errors_url(self, job: ImportJob) -> str:
-        url = reverse("v1:import-errors", args=[job.pk])
-        request = self.context.get("request")
-        return request.build_absolute_uri(url) if request is not None else url
+        return _absolute(reverse("v1:import-errors", args=[job.pk]), self.context.get("request"))

@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import ngettext
 
 from fulfil.api import csv_download
@@ -54,6 +60,66 @@ class DeleteAllForm(forms.Form):
         return value
 
 
+EDIT_VAR = "edit"  # ?edit=1: the list in editing mode
+SNIPPET_CHARS = 140
+
+
+def search_terms(query: str) -> list[str]:
+    """The words of an admin search, as the admin splits them (quoted phrases stay whole)."""
+    terms = []
+    for bit in smart_split(query):
+        if bit[:1] in "\"'" and bit[-1:] == bit[:1] and len(bit) > 1:
+            bit = unescape_string_literal(bit)
+        if bit.strip():
+            terms.append(bit)
+    return terms
+
+
+def search_snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> SafeString:
+    """About `width` characters of `text` around the first of `terms` it contains (its start when
+    none does), cut at spaces, every term marked: the list shows why a product matched."""
+    pattern = re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE) if terms else None
+    found = pattern.search(text) if pattern else None
+    start = 0
+    if found and found.end() > width:  # not in the opening: start a little before it
+        start = max(0, min(found.start() - width // 3, len(text) - width))
+        space = text.find(" ", start, found.start())
+        start = space + 1 if space != -1 else start
+    end = max(start + width, found.end() if found else 0)
+    if end < len(text):
+        space = text.rfind(" ", found.end() if found else start, end)
+        end = space if space > start else end
+    piece, html, at = text[start:end], [], 0
+    for match in pattern.finditer(piece) if pattern else ():
+        html += [escape(piece[at : match.start()]), format_html("<mark>{}</mark>", match.group())]
+        at = match.end()
+    html.append(escape(piece[at:]))
+    return mark_safe(("…" if start else "") + "".join(html) + ("…" if end < len(text) else ""))  # noqa: S308 - escaped
+
+
+class ProductChangeList(ChangeList):
+    """The product list: read-only unless ?edit=1 asks for editing names and active flags in
+    place, so a stray keystroke cannot change a product. The parameter stays in the list's links
+    (pages, sorting, filters, search) until "Done editing"."""
+
+    def __init__(self, request, *args, **kwargs) -> None:
+        self.editing = request.GET.get(EDIT_VAR) == "1"
+        super().__init__(request, *args, **kwargs)
+        if not self.editing:
+            self.list_editable = ()
+
+    def get_filters_params(self, params=None):
+        lookup_params = super().get_filters_params(params)
+        lookup_params.pop(EDIT_VAR, None)
+        return lookup_params
+
+    def edit_url(self) -> str:
+        return self.get_query_string({EDIT_VAR: "1"})
+
+    def view_url(self) -> str:
+        return self.get_query_string(remove=[EDIT_VAR])
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     form = ProductForm
@@ -70,6 +136,21 @@ class ProductAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     change_list_template = "admin/products/product/change_list.html"
+
+    def get_changelist(self, request, **kwargs):
+        return ProductChangeList
+
+    def get_list_display(self, request):
+        """While searching, a description column shows where the words matched."""
+        terms = search_terms(request.GET.get("q", ""))
+        if not terms:
+            return self.list_display
+
+        @admin.display(description="description (where it matched)")
+        def matched(product: Product) -> SafeString:
+            return search_snippet(product.description, terms)
+
+        return (*self.list_display, matched)
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -118,7 +199,7 @@ class ProductAdmin(admin.ModelAdmin):
             "title": "Deleting all products",
             "opts": self.model._meta,
             "job": job,
-            "status": background_job_status(job),
+            "status": background_job_status(job, request=request),
             "status_url": reverse("admin:products_product_delete_all_status", args=[job.pk]),
         }
         return TemplateResponse(request, "admin/products/product/delete_all_progress.html", context)
@@ -126,7 +207,7 @@ class ProductAdmin(admin.ModelAdmin):
     def delete_all_status_view(self, request, pk: int):
         if not self.has_delete_permission(request):
             raise PermissionDenied
-        return JsonResponse(background_job_status(get_object_or_404(ProductDeletion, pk=pk)))
+        return JsonResponse(background_job_status(get_object_or_404(ProductDeletion, pk=pk), request=request))
 
     def save_model(self, request, obj, form, change):
         values = {field: form.cleaned_data[field] for field in form.changed_data if field in services.EDITABLE_FIELDS}

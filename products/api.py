@@ -54,6 +54,7 @@ class ProductViewSet(viewsets.ModelViewSet):
     filterset_class = ProductFilter
     search_fields = ("sku", "name", "description")
     ordering_fields = ("sku", "name", "created_at", "updated_at")
+    ordering = ("-created_at", "sku_key")  # the model's: offset and keyset pages list in one order
     action_permissions = {"delete_all": permissions.DELETE_PRODUCTS}
 
     def get_queryset(self):
@@ -108,4 +109,4 @@ class ProductDeletionViewSet(viewsets.GenericViewSet):
     @extend_schema(responses={200: ProductDeletionStatusSerializer})
     @action(detail=True, methods=["get"])
     def status(self, request: Request, task_id: str | None = None) -> Response:
-        return Response(background_job_status(self.get_object()))
+        return Response(background_job_status(self.get_object(), request=request))

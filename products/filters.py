@@ -33,7 +33,14 @@ class ProductFilter(django_filters.FilterSet):
 
 
 class StrictOrderingFilter(OrderingFilter):
-    """OrderingFilter that answers 400 for an unknown field instead of silently ignoring it."""
+    """OrderingFilter that answers 400 for an unknown field instead of silently ignoring it, and
+    breaks ties by SKU, as the default order (newest first, then SKU) does, so pages are stable."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        if ordering and not any(field.lstrip("-") in ("sku", "sku_key") for field in ordering):
+            ordering = [*ordering, "sku_key"]
+        return ordering
 
     def remove_invalid_fields(self, queryset, fields, view, request):
         valid = super().remove_invalid_fields(queryset, fields, view, request)

@@ -26,7 +26,7 @@ class Product(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    sku = models.CharField(max_length=100)
+    sku = models.CharField("SKU", max_length=100)
     sku_key = models.GeneratedField(
         expression=SkuKey("sku"),
         output_field=models.CharField(max_length=100),
@@ -42,7 +42,9 @@ class Product(models.Model):
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        ordering = ("-created_at", "-id")
+        # Newest first; products of one import share a creation time, and among them the SKU
+        # (its key, unique) decides, so every page is stable and reads A to Z.
+        ordering = ("-created_at", "sku_key")
         constraints = [
             models.UniqueConstraint(
                 fields=["sku_key"],
@@ -52,7 +54,7 @@ class Product(models.Model):
         ]
         indexes = [
             models.Index(fields=["active", "-created_at"], name="product_active_created_idx"),
-            models.Index(fields=["-created_at", "-id"], name="product_created_idx"),
+            models.Index(fields=["-created_at", "sku_key"], name="product_created_sku_idx"),
             models.Index(fields=["-updated_at"], name="product_updated_idx"),
         ]
 

@@ -1,13 +1,26 @@
 from __future__ import annotations
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from fulfil.serializers import BackgroundJobStatusSerializer
 from products.models import Product, ProductDeletion
 
 
+class MissingIsUnsetBooleanField(serializers.BooleanField):
+    """A boolean that is simply not given when it is missing, in every encoding. DRF's own reads
+    a missing form-encoded or multipart value as false (an unticked checkbox), so a form post
+    without `active` made an inactive product where JSON made an active one."""
+
+    default_empty_html = empty
+
+
 class ProductSerializer(serializers.ModelSerializer):
     """Validates shapes and lengths; uniqueness is the service's (a 409, not a 400)."""
+
+    active = MissingIsUnsetBooleanField(
+        required=False, help_text="Default true on create; left as it is when missing on update."
+    )
 
     class Meta:
         model = Product

@@ -66,7 +66,10 @@ def _save(product: Product, *, update_fields: list[str] | None = None) -> None:
 def product_create(*, sku: str, name: str, description: str = "", active: bool = True) -> Product:
     """Create a product; a SKU that exists already, ignoring case, is a Conflict."""
     values = _clean({"sku": sku, "name": name, "description": description, "active": active})
-    product = Product(**values)
+    # Both times from one clock and one moment: the database's default for created_at is its
+    # transaction's start, which can be later than a time Python took before (or another clock).
+    now = timezone.now()
+    product = Product(**values, created_at=now, updated_at=now)
     _save(product)
     webhook_events.product_event_emit(event=webhook_events.PRODUCT_CREATED, products=[product])
     return product

@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 
 from fulfil.errors import ServiceError
 from fulfil.fields import max_length
-from webhooks import services
+from webhooks import admin_fields, services
 from webhooks.delivery import webhook_send_test
 from webhooks.events import EVENTS, TEST_EVENT
 from webhooks.headers import MASK, mask_headers, unmask_headers
@@ -26,21 +26,31 @@ FORM_FIELDS = ("url", "description", "events", "is_active", "headers", "retry_co
 
 class WebhookForm(forms.ModelForm):
     url = forms.URLField(
+        label="URL",
         max_length=max_length(Webhook, "url"),
         assume_scheme="https",
         widget=forms.URLInput(attrs={"size": 80}),
     )
+    all_events = forms.BooleanField(required=False, label="All events", help_text="Every event below.")
     events = forms.MultipleChoiceField(
-        choices=[(event, event) for event in EVENTS], widget=forms.CheckboxSelectMultiple
+        choices=[(event, event) for event in EVENTS], widget=admin_fields.EventsWidget, required=False
     )
+    # A typed secret is shown again (as dots) when the form comes back with an error; the stored
+    # one never is (see __init__).
     secret = forms.CharField(
         required=False,
         strip=False,
         max_length=max_length(Webhook, "secret"),
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        widget=forms.PasswordInput(render_value=True, attrs={"autocomplete": "new-password"}),
         help_text="Optional. Signs every request (see the README for how receivers check it).",
     )
     clear_secret = forms.BooleanField(required=False, label="Remove the secret")
+    field_order = ("url", "description", "all_events", "events")  # all_events is cleaned before events
+    headers = admin_fields.HeaderRowsField(
+        required=False,
+        label="Extra headers",
+        help_text="Sent with every request, one header a row; an empty row is skipped.",
+    )
 
     class Meta:
         model = Webhook
@@ -49,11 +59,19 @@ class WebhookForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.initial["secret"] = ""
+        self.initial["all_events"] = set(self.initial.get("events") or ()) == set(EVENTS)
         if self.instance.pk and self.instance.secret:
             self.fields["secret"].help_text = "A secret is set. Leave empty to keep it, or type a new one."
         if self.instance.pk and "headers" in self.fields:  # not on a read-only page (see get_fieldsets)
             self.initial["headers"] = mask_headers(self.instance.headers)
             self.fields["headers"].help_text += f" Values shown as {MASK} are kept when saved."
+
+    def clean_events(self) -> list[str]:
+        events = list(EVENTS) if self.cleaned_data.get("all_events") else self.cleaned_data["events"]
+        if not events:
+            raise ValidationError("Choose at least one event, or All events.")
+        return events
 
     def clean_headers(self) -> object:
         stored = self.instance.headers if self.instance.pk else {}
@@ -74,6 +92,14 @@ class WebhookForm(forms.ModelForm):
 
 class OptionalJSONField(forms.JSONField):
     """A JSON box that starts empty rather than showing "null" when there is no value."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.strip():
+            try:
+                json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValidationError(admin_fields.json_error(exc), code="invalid") from None
+        return super().to_python(value)
 
     def prepare_value(self, value):
         return "" if value is None else super().prepare_value(value)
@@ -112,7 +138,7 @@ class WebhookAdmin(admin.ModelAdmin):
         "updated_at",
     )
     fieldsets = (
-        (None, {"fields": ("url", "description", "events", "is_active")}),
+        (None, {"fields": ("url", "description", "all_events", "events", "is_active")}),
         ("Signing and headers", {"fields": ("secret", "clear_secret", "headers")}),
         ("Delivery", {"fields": ("retry_count", "timeout_seconds")}),
         (
@@ -130,6 +156,11 @@ class WebhookAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not obj.secret:  # "Remove the secret" only when there is one
+            fieldsets = [
+                (name, {**options, "fields": [f for f in options["fields"] if f != "clear_secret"]})
+                for name, options in fieldsets
+            ]
         if obj is None:  # a new webhook has no status yet
             fieldsets = [(name, options) for name, options in fieldsets if name != "Status"]
         elif not self.has_change_permission(request, obj):
@@ -143,9 +174,9 @@ class WebhookAdmin(admin.ModelAdmin):
     def has_secret(self, webhook: Webhook) -> bool:
         return bool(webhook.secret)
 
-    @admin.display(description="headers")
+    @admin.display(description="extra headers")
     def masked_headers(self, webhook: Webhook) -> str:
-        return json.dumps(mask_headers(webhook.headers), indent=2)
+        return "\n".join(f"{name}: {value}" for name, value in mask_headers(webhook.headers).items()) or "–"
 
     @admin.display(description="events")
     def events_display(self, webhook: Webhook) -> str:

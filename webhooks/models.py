@@ -15,7 +15,7 @@ MAX_TIMEOUT_SECONDS = 30
 class Webhook(models.Model):
     """A receiver URL and the events it is sent. Counters count attempts; tests are not counted."""
 
-    url = models.URLField(max_length=500, validators=[validate_webhook_url])
+    url = models.URLField("URL", max_length=500, validators=[validate_webhook_url])
     events = models.JSONField(default=list, validators=[validate_events], help_text="Event names sent to this URL.")
     is_active = models.BooleanField("enabled", default=True)
     secret = models.CharField(
@@ -82,7 +82,7 @@ class WebhookDelivery(models.Model):
     delivery_id = models.UUIDField(default=uuid.uuid4, help_text="Sent as webhook-id; the same on every retry.")
     attempt = models.PositiveSmallIntegerField(default=1)
     trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.EVENT)
-    url = models.URLField(max_length=500)
+    url = models.URLField("URL", max_length=500)
     payload = models.JSONField()
     request_headers = models.JSONField(default=dict, help_text="As sent, with signatures and secrets masked.")
     success = models.BooleanField(default=False)

@@ -72,7 +72,7 @@ def refusal_reason(address: str, *, allow_private: bool) -> str | None:
         return "a reserved address"
     else:
         return None
-    return None if allow_private else kind
+    return None if allow_private else f"{kind} (allowed only with WEBHOOK_ALLOW_PRIVATE_NETWORKS=true)"
 
 
 class _GuardedConnection(HTTPConnection):

@@ -63,6 +63,20 @@ def test_api_requests_get_a_request_id_and_one_structured_log_line(api, caplog):
     assert line["level"] == "INFO" and line["logger"] == "fulfil.request"
 
 
+def test_text_log_lines_name_the_ids_they_have_and_say_nothing_of_the_ones_they_lack():
+    from fulfil.logs import ContextFilter, TextFormatter
+
+    def line(**ids) -> str:
+        record = logging.LogRecord("fulfil.x", logging.INFO, __file__, 1, "hello %s", ("there",), None)
+        ContextFilter().filter(record)  # outside a request and a task: both None
+        record.__dict__.update(ids)
+        return TextFormatter().format(record).split(" ", 2)[2]
+
+    assert line() == "INFO fulfil.x hello there"
+    assert line(request_id="abc") == "INFO fulfil.x [request_id=abc] hello there"
+    assert line(task_id="t-1", job_id=7) == "INFO fulfil.x [task_id=t-1 job_id=7] hello there"
+
+
 @pytest.mark.django_db
 def test_a_made_up_request_id_replaces_an_unsafe_one(api):
     response = api.get("/api/v1/hello", HTTP_X_REQUEST_ID="bad id\nwith newline")

@@ -78,10 +78,19 @@ def test_embedded_defaults_need_no_server():
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
         "django.db.backends.sqlite3",
-        "filesystem://",
+        "filesystem://localhost/",
         "django-db",
         "django.core.files.storage.FileSystemStorage",
     ]
+
+
+@pytest.mark.quickstart
+def test_the_embedded_broker_names_a_host_so_kombu_does_not_warn_on_every_message(tmp_path):
+    # Connection.info() is what kombu reads when it sends: it warned "No hostname was supplied".
+    result = start("__import__('fulfil.celery').celery.app.connection().info()['hostname']", DEBUG="true",
+                   DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", LOG_FORMAT="text")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "localhost" and "No hostname" not in result.stderr
 
 
 def test_a_bucket_keeps_uploads_in_object_storage():

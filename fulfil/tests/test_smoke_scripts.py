@@ -97,7 +97,10 @@ def test_the_webhooks_script_says_when_the_server_refuses_a_local_receiver(live_
     result = run("test_webhooks.sh", FULFIL_URL=live_server.url, FULFIL_TOKEN=token)
     assert result.returncode == 1
     assert result.stderr.startswith("FAIL: POST /webhooks: the server refuses the receiver's URL http://127.0.0.1:")
-    assert "is a loopback address; webhooks may not call it." in result.stderr
+    assert (
+        "is a loopback address (allowed only with WEBHOOK_ALLOW_PRIVATE_NETWORKS=true); webhooks may not call it."
+        in (result.stderr)
+    )
     assert "needs WEBHOOK_ALLOW_PRIVATE_NETWORKS=true on the server" in result.stderr
 
 

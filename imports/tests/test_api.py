@@ -111,13 +111,17 @@ def test_status_through_a_run(uploaded, api):
     assert status_body["rows_per_second"] > 0
     assert status_body["row_errors"] == [{"line": 3, "row": 2, "sku": "B", "column": "active", "reason": status_body[
         "row_errors"][0]["reason"]}]  # fmt: skip
-    assert status_body["error_report_url"].endswith(f"/api/v1/imports/{body['job_id']}/errors.csv")
+    # Absolute, as status_url is, from the API and from the admin's page alike.
+    assert status_body["error_report_url"] == f"http://testserver/api/v1/imports/{body['job_id']}/errors.csv"
+    assert status_body["outcome"] == "Completed with 1 error" and status_body["tone"] == "warning"
+    assert status_body["elapsed_seconds"] >= 0 and status_body["seconds_left"] is None
 
 
 def test_status_while_queued_and_for_an_unknown_task(api):
     body = upload(api, b"sku,name\nA,a\n").json()  # on_commit never runs: still queued
     queued = api.get(body["status_url"]).json()
     assert (queued["status"], queued["phase"], queued["percent"], queued["total"]) == ("PENDING", "Queued", 0.0, None)
+    assert (queued["outcome"], queued["elapsed_seconds"], queued["cancel_requested"]) == ("Queued", None, False)
     assert api.get(f"{UPLOAD}/no-such-task/status").status_code == 404
 
 
@@ -204,3 +208,15 @@ def test_an_upload_while_the_broker_is_down_fails_with_the_reason_and_can_be_ret
     with django_capture_on_commit_callbacks(execute=True):
         assert api.post(f"/api/v1/imports/{response.json()['job_id']}/retry").status_code == 202
     assert Product.objects.filter(sku="A").exists()
+
+
+def test_time_left_is_estimated_from_the_pace_so_far():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    started = timezone.now() - timedelta(seconds=10)
+    job = ImportJob(status="PROGRESS", started_at=started, processed_rows=2_000, total_rows=10_000)
+    assert 39 < job.seconds_left < 41  # 8,000 rows to go at 200 rows/s
+    assert ImportJob(status="PROGRESS", started_at=started, processed_rows=0, total_rows=10).seconds_left is None
+    assert ImportJob(status="SUCCESS", started_at=started, processed_rows=10, total_rows=10).seconds_left is None

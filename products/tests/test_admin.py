@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -37,6 +39,28 @@ def test_index_hides_links_the_user_may_not_use(client, make_user):
     assert CHANGELIST.encode() not in response.content
 
 
+def test_staff_see_neither_task_results_nor_raw_tokens_and_superusers_do(make_user, staff_client):
+    from django.test import Client
+
+    client = Client()
+    perms = ("products.view_product", "django_celery_results.view_taskresult", "authtoken.view_tokenproxy",
+             "authtoken.add_tokenproxy", "imports.view_importjob")  # fmt: skip
+    client.force_login(make_user("clerk", staff=True, perms=perms))
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "Products" in page and ">Imports<" in page
+    assert "model-taskresult" not in page and "model-tokenproxy" not in page and "Import jobs" not in page
+    page = staff_client.get(reverse("admin:index")).content.decode()
+    assert "model-taskresult" in page and "model-tokenproxy" in page
+
+
+def test_labels_read_sku_and_url(staff_client, products):
+    from webhooks.models import Webhook
+
+    Webhook.objects.create(url="https://example.com/hook", events=["product.created"])
+    assert ">SKU</a>" in staff_client.get(CHANGELIST).content.decode()
+    assert ">URL</a>" in staff_client.get(reverse("admin:webhooks_webhook_changelist")).content.decode()
+
+
 @pytest.mark.quickstart
 def test_changelist_shows_sku_name_active_and_updated(staff_client, products):
     response = staff_client.get(CHANGELIST)
@@ -68,6 +92,23 @@ def test_deactivate_and_activate_actions_go_through_the_service(staff_client, pr
     assert Product.objects.get(sku="MUG-3").active is True
 
 
+def test_the_list_is_read_only_until_edit_in_list_is_chosen(staff_client, products):
+    page = staff_client.get(CHANGELIST).content.decode()
+    assert 'name="form-0-name"' not in page and 'id="edit-toggle"' in page and "Edit in list" in page
+    page = staff_client.get(CHANGELIST, {"edit": "1", "active__exact": "1"}).content.decode()
+    assert 'name="form-0-name"' in page and "Done editing" in page
+    assert "active__exact=1&amp;edit=1&amp;o=" in page  # sorting keeps the mode (and the filter)
+
+
+def test_a_save_without_edit_mode_changes_nothing(staff_client, products):
+    product = Product.objects.get(sku="RED-1")
+    data = {"form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "_save": "Save", "form-0-id": str(product.pk)}
+    data["form-0-name"] = "Stray keystroke"
+    staff_client.post(CHANGELIST, data)
+    product.refresh_from_db()
+    assert product.name == "Red shirt"
+
+
 def test_inline_edit_on_the_list_saves_name_and_active(staff_client, products):
     ordered = list(Product.objects.all())  # the admin's order: newest first
     data = {
@@ -83,10 +124,23 @@ def test_inline_edit_on_the_list_saves_name_and_active(staff_client, products):
     target = ordered.index(Product.objects.get(sku="RED-1"))
     data[f"form-{target}-name"] = "Crimson shirt"
     data.pop(f"form-{target}-active")
-    response = staff_client.post(CHANGELIST, data)
-    assert response.status_code == 302
+    response = staff_client.post(CHANGELIST + "?edit=1", data)
+    assert response.status_code == 302 and response.url == CHANGELIST + "?edit=1"
     red = Product.objects.get(sku="RED-1")
     assert (red.name, red.active) == ("Crimson shirt", False)
+
+
+def test_a_search_shows_where_the_description_matched(staff_client, products):
+    description = "word " * 60 + "Portugal <b>cotton</b> " + "end " * 60
+    services.product_create(sku="LONG-1", name="Tee", description=description)
+    page = staff_client.get(CHANGELIST, {"q": "portugal"}).content.decode()
+    assert "column-matched" in page
+    snippet = re.search(r'<td class="field-matched">(.*?)</td>', page).group(1)
+    assert snippet.startswith("…word word") and snippet.endswith("end end…") and len(snippet) < 200
+    assert "word <mark>Portugal</mark> &lt;b&gt;cotton&lt;/b&gt; end" in snippet
+    assert "column-matched" not in staff_client.get(CHANGELIST).content.decode()
+    page = staff_client.get(CHANGELIST, {"q": "shirt"}).content.decode()  # matched in the name
+    assert '<td class="field-matched">cotton</td>' in page
 
 
 def test_add_form_creates_a_product(staff_client):

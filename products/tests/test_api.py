@@ -4,8 +4,10 @@ import csv
 import io
 import uuid
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework import status
 
@@ -65,6 +67,33 @@ def test_retrieve_update_patch_delete(api):
 
     assert api.delete(detail(product)).status_code == status.HTTP_204_NO_CONTENT
     assert api.get(detail(product)).status_code == status.HTTP_404_NOT_FOUND
+
+
+@pytest.mark.parametrize("encoding", ["json", "multipart", "form"])
+def test_a_product_created_without_active_is_active_in_every_encoding(api, encoding):
+    body = {"sku": f"ACT-{encoding}", "name": "n"}
+    if encoding == "form":
+        response = api.post(LIST, urlencode(body), content_type="application/x-www-form-urlencoded")
+    else:
+        response = api.post(LIST, body, format=encoding)
+    assert response.status_code == 201, response.content
+    assert response.json()["active"] is True and Product.objects.get().active is True
+
+
+def test_a_form_patch_or_put_without_active_leaves_it_and_with_it_sets_it(api):
+    product = make("FORM-1", active=False)
+    form = "application/x-www-form-urlencoded"
+    assert api.patch(detail(product), "name=Renamed", content_type=form).json()["active"] is False
+    assert api.put(detail(product), "sku=FORM-1&name=Again", content_type=form).json()["active"] is False
+    assert api.patch(detail(product), "active=true", content_type=form).json()["active"] is True
+    assert api.patch(detail(product), "active=false", content_type=form).json()["active"] is False
+
+
+def test_a_new_product_is_never_updated_before_it_was_created(api):
+    body = api.post(LIST, {"sku": "NEW-1", "name": "n"}, format="json").json()
+    assert body["created_at"] == body["updated_at"]
+    product = Product.objects.get()
+    assert product.created_at == product.updated_at
 
 
 def test_put_without_required_fields_is_a_400_by_field(api):
@@ -223,6 +252,37 @@ def test_ordering(api, catalogue):
 
 def test_default_ordering_is_newest_first(api, catalogue):
     assert [p["sku"] for p in api.get(LIST).json()["results"]] == ["MUG-3", "blue-shirt-2", "RED-SHIRT-1"]
+
+
+def test_products_created_together_are_listed_newest_first_then_by_sku_in_the_api_and_the_admin(api, staff_client):
+    """An import's products share one creation time: among them the SKU decides, so pages are stable."""
+    now, earlier = timezone.now(), timezone.now() - timedelta(hours=1)
+    Product.objects.bulk_create(Product(sku=sku, name="n", created_at=earlier) for sku in ("old-b", "OLD-A"))
+    Product.objects.bulk_create(Product(sku=sku, name="n", created_at=now) for sku in ("k-2", "Z-1", "a-9", "K-10"))
+    expected = ["a-9", "K-10", "k-2", "Z-1", "OLD-A", "old-b"]
+    assert [p["sku"] for p in api.get(LIST).json()["results"]] == expected
+    admin_list = staff_client.get(reverse("admin:products_product_changelist")).context["cl"].result_list
+    assert [p.sku for p in admin_list] == expected
+    by_name = api.get(LIST, {"ordering": "name", "limit": 3}).json()["results"]
+    assert [p["sku"] for p in by_name] == expected[:3]  # equal names: the SKU breaks the tie
+
+
+def test_the_first_page_of_the_list_is_read_in_order_from_an_index(api):
+    """The default order is served by the (-created_at, sku_key) index, with no sort of the table
+    (the planner is kept off sequential scans, which it prefers on a test-sized table)."""
+    from django.db import connection, transaction
+
+    queries = {
+        "api": Product.objects.all()[:20],
+        "admin": Product.objects.order_by("-created_at", "sku_key")[:50],
+    }
+    for name, queryset in queries.items():
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            sql, params = queryset.query.sql_with_params()
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "Index Scan using product_created_sku_idx" in plan and "Sort" not in plan, (name, plan)
 
 
 def test_pagination_shape_default_limit_and_bounds(api):
@@ -392,3 +452,11 @@ def test_keyset_pages_walk_the_whole_list_once_in_order(api, ordering):
     if ordering == "&ordering=sku":
         assert seen == sorted(seen)
     assert api.get("/api/v1/products?cursor=garbage").status_code == 404
+
+
+def test_keyset_pages_list_products_created_together_by_sku_as_the_offset_pages_do(api):
+    now = timezone.now()
+    Product.objects.bulk_create(Product(sku=f"T-{i:02d}", name="n", created_at=now) for i in (7, 3, 11, 1, 9))
+    offset = [item["sku"] for item in api.get(LIST).json()["results"]]
+    keyset = [item["sku"] for item in api.get(f"{LIST}?cursor=&limit=3").json()["results"]]
+    assert offset == ["T-01", "T-03", "T-07", "T-09", "T-11"] and keyset == offset[:3]

@@ -80,20 +80,62 @@ def test_saving_with_an_empty_secret_keeps_it_and_remove_clears_it(staff_client,
     assert webhook.secret == ""
 
 
+def header_rows(*rows: tuple[str, str]) -> dict:
+    """The header rows as the form posts them (two empty rows at the end, as the page has)."""
+    rows = (*rows, ("", ""), ("", ""))
+    return {"headers-name": [name for name, _ in rows], "headers-value": [value for _, value in rows]}
+
+
 def test_the_form_masks_secret_looking_header_values_and_saving_them_back_keeps_them(
     staff_client, make_webhook, receiver
 ):
     webhook = make_webhook(headers={"Authorization": "Bearer s3cr3t", "X-Tenant": "acme"})
     page = staff_client.get(change_url(webhook)).content.decode()
-    assert "s3cr3t" not in page and "&quot;Authorization&quot;: &quot;********&quot;" in page
-    response = staff_client.post(
-        change_url(webhook), form_data(receiver, headers='{"Authorization": "********", "X-Tenant": "globex"}')
-    )
+    assert "s3cr3t" not in page
+    assert 'name="headers-name" value="Authorization"' in page and 'name="headers-value" value="********"' in page
+    rows = header_rows(("Authorization", "********"), ("X-Tenant", "globex"))
+    response = staff_client.post(change_url(webhook), {**form_data(receiver, headers=None), **rows})
     assert response.status_code == 302
     webhook.refresh_from_db()
     assert webhook.headers == {"Authorization": "Bearer s3cr3t", "X-Tenant": "globex"}
-    response = staff_client.post(change_url(webhook), form_data(receiver, headers='{"X-Api-Key": "********"}'))
+    rows = header_rows(("X-Api-Key", "********"))
+    response = staff_client.post(change_url(webhook), {**form_data(receiver, headers=None), **rows})
     assert "X-Api-Key: ******** stands for a hidden stored value" in response.content.decode()
+
+
+def test_extra_headers_are_rows_of_name_and_value(staff_client, receiver):
+    page = staff_client.get(ADD).content.decode()
+    assert page.count('name="headers-name"') == 2 and "Add a header" in page and "webhook-form.js" in page
+    rows = header_rows(("X-Tenant", " acme "), ("", ""), ("X-Region", "eu"))
+    response = staff_client.post(ADD, {**form_data(receiver, headers=None), **rows})
+    assert response.status_code == 302
+    assert Webhook.objects.get().headers == {"X-Tenant": "acme", "X-Region": "eu"}
+    response = staff_client.post(ADD, {**form_data(receiver, headers=None), **header_rows(("", "orphan"))})
+    assert "The value &#x27;orphan&#x27; has no header name." in response.content.decode()
+
+
+def test_all_events_subscribes_to_every_event(staff_client, receiver):
+    page = staff_client.get(ADD).content.decode()
+    assert 'name="all_events"' in page
+    response = staff_client.post(ADD, form_data(receiver, events=None, all_events="on"))
+    assert response.status_code == 302
+    assert Webhook.objects.get().events == list(EVENTS)
+    response = staff_client.post(ADD, form_data(receiver, events=None))
+    assert "Choose at least one event, or All events." in response.content.decode()
+
+
+def test_remove_the_secret_is_offered_only_when_there_is_one(staff_client, make_webhook):
+    assert 'name="clear_secret"' not in staff_client.get(ADD).content.decode()
+    assert 'name="clear_secret"' not in staff_client.get(change_url(make_webhook())).content.decode()
+    assert 'name="clear_secret"' in staff_client.get(change_url(make_webhook(secret="k"))).content.decode()
+
+
+def test_a_typed_secret_survives_a_form_error_and_a_stored_one_is_never_shown(staff_client, make_webhook, receiver):
+    response = staff_client.post(ADD, form_data(receiver, secret="typed-secret", events=None))
+    assert response.status_code == 200
+    assert 'type="password" name="secret" value="typed-secret"' in response.content.decode()
+    webhook = make_webhook(secret="stored-secret")
+    assert "stored-secret" not in staff_client.get(change_url(webhook)).content.decode()
 
 
 def test_a_viewer_sees_neither_the_secret_nor_secret_looking_header_values(client, make_user, make_webhook):
@@ -123,6 +165,8 @@ def test_the_send_test_button_shows_status_time_and_body_on_the_page(staff_clien
     assert response.status_code == 200
     content = response.content.decode()
     assert '<td id="test-status">418</td>' in content
+    assert 'class="module test-failed"' in content and ">Failed</h2>" in content
+    assert '<p class="errornote" id="test-failure">The test was not delivered: HTTP 418' in content
     assert " ms</td>" in content and "I am a receiver, short and stout" in content
     assert "HTTP 418" in content
     [request] = receiver.requests
@@ -137,6 +181,9 @@ def test_the_send_test_page_sends_a_chosen_event_and_payload(staff_client, make_
     assert receiver.requests[0].json["data"] == {"sku": "A"}
     response = staff_client.post(send_test_url(webhook), {"event": "product.created", "payload": "[1]"})
     assert "Give a JSON object." in response.content.decode() and len(receiver.requests) == 1
+    response = staff_client.post(send_test_url(webhook), {"event": "product.created", "payload": '{"sku": "A",\n "x"}'})
+    assert "Not valid JSON: line 2, column 5: Expecting &#x27;:&#x27; delimiter." in response.content.decode()
+    assert len(receiver.requests) == 1
 
 
 def test_send_test_needs_the_change_permission(client, make_user, make_webhook, receiver):

@@ -278,7 +278,10 @@ def test_an_unreachable_test_reports_the_error(api, make_webhook, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
     result = api.post(detail(webhook, "/test"), format="json").json()
     assert result["success"] is False and result["status_code"] is None
-    assert result["error"] == "Refused: 127.0.0.1 is a loopback address."
+    assert (
+        result["error"]
+        == "Refused: 127.0.0.1 is a loopback address (allowed only with WEBHOOK_ALLOW_PRIVATE_NETWORKS=true)."
+    )
 
 
 def test_a_test_of_a_header_saved_before_validation_tightened_reports_the_error(api, make_webhook, receiver):

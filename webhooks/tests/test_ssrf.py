@@ -42,12 +42,17 @@ def test_literal_internal_addresses_are_refused_before_connecting(host, kind):
     result = post(f"http://{host}:9/hook")
     assert result.outcome == "refused" and result.status_code is None
     assert kind in result.error
+    # What the setting would allow, the message names it; what it never allows, it does not.
+    assert ("WEBHOOK_ALLOW_PRIVATE_NETWORKS=true" in result.error) == (kind in ("loopback", "private", "shared"))
 
 
 def test_a_name_resolving_to_loopback_is_refused_at_connect_time(receiver):
     result = post(f"http://localhost:{receiver.port}/hook")
     assert result.outcome == "refused"
-    assert result.error == "Refused: localhost resolves to 127.0.0.1, which is a loopback address."
+    assert result.error == (
+        "Refused: localhost resolves to 127.0.0.1, which is a loopback address "
+        "(allowed only with WEBHOOK_ALLOW_PRIVATE_NETWORKS=true)."
+    )
     assert receiver.requests == []
 
 

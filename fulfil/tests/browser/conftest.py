@@ -59,7 +59,8 @@ def browser():
 @pytest.fixture
 def page(browser, live_server):
     """A fresh browser tab on the live server; fails the test on any JavaScript error."""
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800}, locale="en-US")
+    # A common laptop screen: the pages must fit its width without scrolling sideways.
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 768}, locale="en-US")
     context.set_default_timeout(15_000)
     page = context.new_page()
     js_errors: list[str] = []
@@ -94,21 +95,60 @@ def shot(page, request) -> Callable[[str], Path]:
     return take
 
 
-@pytest.fixture
-def staff(page, shot, transactional_db) -> User:
-    """A superuser, logged in through the admin's real login form."""
-    user = User.objects.create_superuser("staff", "staff@example.com", PASSWORD)
+def log_in(page, username: str) -> None:
+    """Log in through the admin's real login form (the user's password is PASSWORD)."""
     page.goto("/admin/")
     page.wait_for_url("**/admin/login/**")
-    shot("login")
-    page.fill("#id_username", "staff")
+    page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_selector("#fulfil-start")
     assert page.title() == "Catalogue, imports and webhooks | FulFil"
-    assert page.inner_text("#user-tools").upper().startswith("WELCOME, STAFF")
+    assert page.inner_text("#user-tools").upper().startswith(f"WELCOME, {username.upper()}")
+
+
+@pytest.fixture
+def staff(page, shot, transactional_db) -> User:
+    """A superuser, logged in through the admin's real login form."""
+    user = User.objects.create_superuser("staff", "staff@example.com", PASSWORD)
+    page.goto("/admin/login/")
+    shot("login")
+    log_in(page, "staff")
     shot("admin-home")
     return user
+
+
+def job_page_finished(page, timeout: float = 60, worker=None) -> None:
+    """Wait until a job page shows a finished job, loaded again to show its summary (the page
+    reloads itself once the job it was watching has finished)."""
+    from playwright.sync_api import Error
+
+    def finished() -> bool:
+        try:
+            root = page.locator("[data-status-url]")
+            classes = root.get_attribute("class", timeout=1000) or ""
+            reloading = root.get_attribute("data-reload-when-finished", timeout=1000) is not None
+        except Error:  # the page is being loaded again
+            return False
+        return not reloading and any(f"status-{s}" in classes for s in ("success", "failure", "revoked"))
+
+    wait_until(finished, timeout=timeout, what="the job page to show the finished job", worker=worker)
+    page.wait_for_load_state()
+
+
+def fits_the_width(page, selector: str = "body") -> bool:
+    """Whether the element's content fits its box, with no sideways scrolling (or cut text)."""
+    return page.eval_on_selector(selector, "el => el.scrollWidth <= el.clientWidth")
+
+
+def same_look(page, selector: str) -> list[tuple]:
+    """The look of every visible element matching selector: height, font size, weight of border
+    radius and padding; buttons that look alike give one distinct tuple."""
+    script = """els => els.filter(e => e.offsetParent !== null).map(e => {
+        const s = getComputedStyle(e);
+        return [Math.round(e.getBoundingClientRect().height), s.fontSize, s.borderRadius, s.paddingTop, s.paddingLeft];
+    })"""
+    return sorted({tuple(look) for look in page.eval_on_selector_all(selector, script)})
 
 
 def bar_drawn_full(page, timeout: float = 5) -> None:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from fulfil.processes import wait_until
-from fulfil.tests.browser.conftest import bar_drawn_full
+from fulfil.tests.browser.conftest import bar_drawn_full, fits_the_width, job_page_finished, same_look
 from imports.models import ImportJob
 from products.models import Product
 
@@ -85,37 +86,61 @@ def test_a_100000_row_upload_shows_progress_and_exact_counts_then_is_found_by_a_
     page.click("input[name=_upload]")
     page.wait_for_url(re.compile(r"/admin/imports/importjob/\d+/progress/$"))
 
-    # What a person sees: the percentage under the bar, read every 100 ms until the end.
+    # What a person sees: the percentage under the bar, read every 100 ms until the end; and,
+    # while it runs, how long it has taken and how long it should still take.
     seen: list[str] = []
+    timing: list[tuple[str, str, str]] = []
     finished = ("Import complete", "Import failed", "Import cancelled")
 
+    read = """() => ["#percent", "#phase", "#elapsed", "#time-left"].map(id => document.querySelector(id).innerText)
+        .concat([document.querySelector("#import-progress").className])"""
+
     def done() -> bool:
-        percent = page.inner_text("#percent")
+        try:
+            percent, phase, elapsed, left, classes = page.evaluate(read)  # one moment's page
+        except PlaywrightError:  # the page is loading again: the import finished
+            return True
+        if 0 < float(percent.rstrip("%")) < 100:
+            timing.append((elapsed, left, classes))
         if not seen or seen[-1] != percent:
             seen.append(percent)
             if len(seen) == 4:
                 shot("progress-midway")
-        return page.inner_text("#phase").startswith(finished)
+        return phase.startswith(finished)
 
     wait_until(done, timeout=60, what="the import to finish", worker=worker)
-    bar_drawn_full(page)
-    shot("progress-complete")
+    job_page_finished(page, worker=worker)
+    shot("job-page-complete")
     values = [float(v.rstrip("%")) for v in seen]
     intermediate = sorted({v for v in values if 0 < v < 100})
     assert len(intermediate) >= 3, f"the bar should move through several values, saw {seen}"
     assert values == sorted(values), f"the bar went backwards: {seen}"
+    duration = re.compile(r"\d+\.\d s|\d+ min \d\d s")
+    assert timing and all(duration.fullmatch(elapsed) for elapsed, _, _ in timing), timing
+    assert any(duration.fullmatch(left) for _, left, _ in timing), timing  # estimated once it has a pace
+    assert all("tone-running" in classes for _, _, classes in timing)
+
+    # The job page: how it went (amber: rows were rejected), the counts, the file, the downloads.
+    assert page.inner_text("#outcome") == "Completed with 300 errors"
+    assert "tone-warning" in page.get_attribute("#import-progress", "class")
+    assert page.eval_on_selector(".fill", "el => getComputedStyle(el).backgroundColor") == "rgb(179, 92, 0)"
     assert page.inner_text("#phase") == "Import complete"
     assert page.inner_text("#percent") == "100%"
     assert page.get_attribute(".bar", "aria-valuenow") == "100"
+    assert duration.fullmatch(page.inner_text("#elapsed")) and page.locator("#time-left").is_hidden()
     assert page.inner_text("#current") == page.inner_text("#total") == shown(ROWS)
     assert page.inner_text("#created") == shown(expected.created)
     assert page.inner_text("#updated") == shown(expected.updated)
     assert page.inner_text("#errors") == shown(expected.errors)
-    # The first rejected rows are listed with their reasons, and the full report is offered.
+    # The first rejected rows are listed with line and row, and both downloads are offered.
     first = page.locator("#error-table tbody tr").first.inner_text()
     assert first.split("\t")[:4] == ["335", "334", "", "sku"], first  # the 334th data row, on line 335
-    assert page.locator("#report-link").is_visible()
+    assert page.locator("#report-link").is_visible() and page.locator("#rejected-link").is_visible()
     assert page.locator("#retry-form").is_hidden() and page.locator("#cancel-form").is_hidden()
+    assert re.fullmatch(r"\d\.\d\xa0MB", page.inner_text("#file-size"))
+    assert page.inner_text("#file-layout") == "UTF-8, comma-separated"
+    assert page.inner_text("#file-columns") == "sku, name, description, active"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", page.inner_text("#finished"))
     job = ImportJob.objects.get()
     assert (job.created_count, job.updated_count, job.error_count) == (
         expected.created,
@@ -123,6 +148,18 @@ def test_a_100000_row_upload_shows_progress_and_exact_counts_then_is_found_by_a_
         expected.errors,
     )
     assert Product.objects.count() == EXISTING + expected.created
+
+    # The list of imports says the same, and fits the screen without scrolling sideways.
+    page.click(".breadcrumbs >> text=Imports")
+    page.wait_for_selector("#result_list")
+    shot("import-list")
+    assert fits_the_width(page, "#changelist .results") and fits_the_width(page, "html")
+    badge = page.locator("#result_list .outcome-badge").first
+    assert badge.inner_text() == "Completed with 300 errors" and fits_the_width(page, ".outcome-badge")
+    row = page.locator("#result_list tbody tr").first.inner_text().split("\t")
+    assert row[0] == "catalogue.csv" and row[1] == "staff" and row[4:8] == [
+        shown(expected.created), shown(expected.updated), "0", "300"
+    ]  # fmt: skip
 
     # Found by a case-variant of its SKU; the later, lower-case row of the same SKU won.
     page.goto("/admin/products/product/")
@@ -133,7 +170,7 @@ def test_a_100000_row_upload_shows_progress_and_exact_counts_then_is_found_by_a_
     rows = page.locator("#result_list tbody tr")
     assert rows.count() == 1
     assert rows.first.locator("th a").inner_text() == "E2E-012300"
-    assert rows.first.locator("input[name$='-name']").input_value() == "Product 12350"
+    assert rows.first.locator("td.field-name").inner_text() == "Product 12350"
     assert page.inner_text(".paginator").strip() == "1 product"
 
 
@@ -158,7 +195,7 @@ def test_a_broken_file_is_refused_with_its_reason_and_a_failed_import_shows_why_
     page.set_input_files("#id_file", tmp_path / "retry-me.csv")
     page.click("input[name=_upload]")
     page.wait_for_url(re.compile(r"/admin/imports/importjob/\d+/progress/$"))
-    assert page.inner_text("#phase") == "Queued"
+    assert page.inner_text("#phase") == "Queued" and page.inner_text("#outcome") == "Queued"
     shot("queued")
     job = ImportJob.objects.get()
     with job.file.open("wb") as stored:
@@ -166,29 +203,72 @@ def test_a_broken_file_is_refused_with_its_reason_and_a_failed_import_shows_why_
     worker = celery_worker_process("imports")
 
     reason = "The file is binary, not a CSV text file."
-    wait_until(lambda: page.inner_text("#phase").startswith("Import failed"), timeout=30, what="the failure",
-               worker=worker)  # fmt: skip
+    job_page_finished(page, timeout=30, worker=worker)
     shot("failed")
     assert page.inner_text("#phase") == f"Import failed: {reason}"
-    assert page.locator("#reason").is_visible() and page.inner_text("#reason") == reason
+    assert page.inner_text("#outcome") == f"Failed: {reason}"
+    assert "tone-error" in page.get_attribute("#import-progress", "class")
+    assert page.eval_on_selector("#outcome", "el => getComputedStyle(el).color") == "rgb(186, 33, 33)"
     assert page.locator("#retry-form input[type=submit]").is_visible()
     assert page.locator("#cancel-form").is_hidden()
-    assert "failure" in page.get_attribute("#import-progress", "class")
+    # Retry, Start over and Import another file: an input, a button and a link that look alike.
+    assert len(same_look(page, ".job-actions .button")) == 1, same_look(page, ".job-actions .button")
 
     with job.file.open("wb") as stored:  # the stored copy is put right
         stored.write(good.encode())
     page.click("#retry-form input[type=submit]")
     page.wait_for_selector(".messagelist .success")
     assert page.inner_text(".messagelist .success") == "The import was queued again; it resumes where it stopped."
-    wait_until(lambda: page.inner_text("#phase") == "Import complete", timeout=30, what="the retried import",
-               worker=worker)  # fmt: skip
+    job_page_finished(page, timeout=30, worker=worker)
     bar_drawn_full(page)
     shot("retried-complete")
+    assert page.inner_text("#phase") == "Import complete"
+    assert page.inner_text("#outcome") == "Completed with 1 error"
     assert (page.inner_text("#created"), page.inner_text("#updated"), page.inner_text("#errors")) == ("40", "0", "1")
-    assert page.locator("#reason").is_hidden() and page.locator("#retry-form").is_hidden()
+    assert page.locator("#retry-form").is_hidden()
     assert Product.objects.count() == 40
     job.refresh_from_db()
     assert (job.status, job.attempts) == (ImportJob.Status.SUCCESS, 2)
+
+
+def test_cancel_asks_first_and_the_page_says_cancelled_once_the_import_has_stopped(
+    page, shot, staff, celery_worker_process, tmp_path
+):
+    rows = 30_000
+    path = tmp_path / "long.csv"
+    path.write_text("sku,name\n" + "".join(f"C-{i:05d},Cancel me {i}\n" for i in range(rows)))
+    worker = celery_worker_process("imports", env={"IMPORT_CHUNK_SIZE": "100", "IMPORT_WRITERS": "1"})
+    page.goto("/admin/imports/importjob/upload/")
+    page.set_input_files("#id_file", path)
+    page.click("input[name=_upload]")
+    page.wait_for_url(re.compile(r"/admin/imports/importjob/\d+/progress/$"))
+    wait_until(lambda: page.inner_text("#outcome").startswith("Running"), timeout=30, what="the run", worker=worker)
+    shot("running")
+
+    questions: list[str] = []
+
+    def answer(dialog, accept: bool) -> None:
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    page.click("#cancel-form input[type=submit]")
+    assert questions == [
+        "Cancel this import? It stops after the chunk being written; rows already imported stay."
+    ]  # fmt: skip
+    assert not ImportJob.objects.get().cancel_requested  # "no": nothing happened
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=True))
+    page.click("#cancel-form input[type=submit]")
+    job_page_finished(page, timeout=30, worker=worker)
+    shot("cancelled")
+    assert page.inner_text("#outcome") == "Cancelled"
+    assert "Cancelling" not in page.inner_text("#content")
+    assert "tone-neutral" in page.get_attribute("#import-progress", "class")
+    assert page.locator("#retry-form").is_visible() and page.locator("#cancel-form").is_hidden()
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.REVOKED and 0 < job.processed_rows < rows
+    assert Product.objects.count() == job.created_count
 
 
 def test_a_preview_shows_what_the_file_would_do_writes_nothing_then_imports_the_same_file(
@@ -221,7 +301,8 @@ def test_a_preview_shows_what_the_file_would_do_writes_nothing_then_imports_the_
     assert page.inner_text("#phase") == "Preview complete"
     assert page.inner_text("#preview-note").startswith("A preview: nothing has been written.")
     assert {field: page.inner_text(f"#{field}") for field in counts} == counts
-    assert page.inner_text("#import-progress dl").split("\n")[2:4] == ["Would create", "40"]
+    assert page.locator("#import-progress .counts dt").all_inner_texts()[1:3] == ["WOULD CREATE", "WOULD UPDATE"]
+    assert page.inner_text("#outcome") == "Preview with 2 errors"
 
     assert page.locator("#preview-changes h2").all_inner_texts() == ["Would update", "Would create"]  # all of them
     updates = page.locator("#would-update tbody tr")
@@ -241,9 +322,10 @@ def test_a_preview_shows_what_the_file_would_do_writes_nothing_then_imports_the_
     page.click("#confirm-form input[type=submit]")
     page.wait_for_url(re.compile(r"/admin/imports/importjob/\d+/progress/$"))
     assert page.url != preview_url
-    wait_until(lambda: page.inner_text("#phase") == "Import complete", timeout=30, what="the import", worker=worker)
+    job_page_finished(page, timeout=30, worker=worker)
     bar_drawn_full(page)
     shot("import-complete")
+    assert page.inner_text("#phase") == "Import complete"
     assert {field: page.inner_text(f"#{field}") for field in counts} == counts
     assert page.locator("#confirm-form").count() == 0 and page.locator("#preview-note").count() == 0
     assert page.inner_text("#confirms") == f"Imports the file of preview #{preview_url.split('/')[-3]}."
@@ -263,6 +345,6 @@ def test_a_preview_shows_what_the_file_would_do_writes_nothing_then_imports_the_
     shot("recent-imports")
     recent = [row.split("\t") for row in page.locator("#content-main .module table tbody tr").all_inner_texts()]
     assert [row[2:] for row in recent] == [
-        ["Complete", "40", "15", "10", "2"],
-        ["Preview: Complete", "40", "15", "10", "2"],
+        ["Completed with 2 errors", "40", "15", "10", "2"],
+        ["Preview with 2 errors", "40", "15", "10", "2"],
     ]

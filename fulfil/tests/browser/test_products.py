@@ -1,13 +1,15 @@
-"""The product list in the admin: editing on the list, exporting what it shows, and deleting everything."""
+"""The product list in the admin: its order, search, editing on the list, exporting what it shows,
+and deleting everything."""
 
 from __future__ import annotations
 
 import csv
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from fulfil.processes import wait_until
-from fulfil.tests.browser.conftest import bar_drawn_full
+from fulfil.tests.browser.conftest import bar_drawn_full, fits_the_width, job_page_finished
 from imports import parsing
 from products import services
 from products.models import Product, ProductDeletion
@@ -24,6 +26,12 @@ def test_a_product_edited_on_the_list_is_saved_and_shown(page, shot, staff):
         services.product_create(sku=f"EDIT-{i}", name=f"Before {i}")
     page.goto("/admin/products/product/")
     shot("product-list")
+    # Read-only until editing is chosen: no edit boxes a stray keystroke could change.
+    assert page.locator("#result_list input[type=text]").count() == 0
+    assert row_of(page, "EDIT-1").locator("td.field-name").inner_text() == "Before 1"
+    page.click("#edit-toggle")
+    page.wait_for_selector("#editing-note")
+    assert page.inner_text("#edit-toggle") == "DONE EDITING"
     row = row_of(page, "EDIT-1")
     assert row.locator("input[name$='-name']").input_value() == "Before 1"
     assert row.locator("input[name$='-active']").is_checked()
@@ -36,6 +44,7 @@ def test_a_product_edited_on_the_list_is_saved_and_shown(page, shot, staff):
     shot("product-list-saved")
 
     assert page.inner_text(".messagelist .success") == "1 product was changed successfully."
+    assert "edit=1" in page.url  # still editing after the save
     row = row_of(page, "EDIT-1")
     assert row.locator("input[name$='-name']").input_value() == "After, edited in the browser"
     assert not row.locator("input[name$='-active']").is_checked()
@@ -44,11 +53,47 @@ def test_a_product_edited_on_the_list_is_saved_and_shown(page, shot, staff):
     others = Product.objects.exclude(sku="EDIT-1").order_by("sku")
     assert [(p.name, p.active) for p in others] == [("Before 0", True), ("Before 2", True)]
 
+    page.click("#edit-toggle")  # Done editing
+    page.wait_for_selector("#result_list")
+    assert page.locator("#result_list input[type=text]").count() == 0 and "edit=1" not in page.url
+
     # Reloaded, the list still says so, and the "inactive" filter finds it.
     page.goto("/admin/products/product/?active__exact=0")
     shot("inactive-filter")
     assert page.locator("#result_list tbody tr").count() == 1
-    assert row_of(page, "EDIT-1").locator("input[name$='-name']").input_value() == "After, edited in the browser"
+    assert row_of(page, "EDIT-1").locator("td.field-name").inner_text() == "After, edited in the browser"
+
+
+def test_the_list_is_newest_first_then_by_sku_and_a_search_shows_where_it_matched(page, shot, staff):
+    now = timezone.now()
+    earlier = now - timedelta(hours=1)
+    Product.objects.bulk_create(  # one import's products share a creation time
+        Product(sku=sku, name=f"Shirt {sku}", description=text, created_at=now)
+        for sku, text in [
+            ("TEE-30", "Plain cotton."),
+            ("tee-10", "Soft organic cotton, relaxed fit, machine washable at 40 degrees. " * 2
+             + "Made in Portugal from certified cotton; the stitching is reinforced at the shoulders."),
+            ("Tee-20", "Linen."),
+        ]
+    )  # fmt: skip
+    Product.objects.bulk_create([Product(sku="OLD-1", name="Old mug", created_at=earlier)])
+    page.goto("/admin/products/product/")
+    shot("product-list-order")
+    skus = page.locator("#result_list tbody th a").all_inner_texts()
+    assert skus == ["tee-10", "Tee-20", "TEE-30", "OLD-1"]
+    assert fits_the_width(page, "#changelist .results")
+
+    page.fill("#searchbar", "portugal")
+    page.press("#searchbar", "Enter")
+    page.wait_for_url("**q=portugal**")
+    shot("search-snippet")
+    assert page.locator("#result_list tbody tr").count() == 1
+    snippet = page.locator("#result_list td.field-matched")
+    assert snippet.locator("mark").inner_text() == "Portugal"
+    assert snippet.inner_text().startswith("…") and "shoulders" in snippet.inner_text()
+    assert page.eval_on_selector("#result_list mark", "el => getComputedStyle(el).backgroundColor") == (
+        "rgb(253, 230, 138)"
+    )
 
 
 def test_export_csv_downloads_exactly_what_the_filtered_and_searched_list_shows(page, shot, staff, tmp_path):
@@ -113,11 +158,13 @@ def test_delete_all_asks_for_confirmation_shows_progress_and_leaves_no_product(
     page.fill("#id_confirm", "DELETE")
     page.click("input[type=submit][value^='Delete all']")
     page.wait_for_url("**/admin/products/product/delete-all/*/")
-    wait_until(lambda: page.locator("#outcome").is_visible(), timeout=30, what="the outcome", worker=worker)
+    job_page_finished(page, timeout=30, worker=worker)
     bar_drawn_full(page)
     shot("delete-all-done")
-    assert page.get_attribute("#outcome-text", "class") == "success"
-    assert page.inner_text("#outcome-text") == "Deleted 2,500 products"
+    assert page.inner_text("#outcome") == "Completed"
+    assert "tone-success" in page.get_attribute("#delete-progress", "class")
+    assert page.eval_on_selector(".fill", "el => getComputedStyle(el).backgroundColor") == "rgb(30, 126, 52)"
+    assert page.inner_text("#phase") == "Deleted 2,500 products"
     assert page.inner_text("#percent") == "100%"
     assert (page.inner_text("#deleted"), page.inner_text("#total")) == ("2,500", "2,500")
 
