@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """Latency of the product API and admin at a million products, beside raw SQL for the same queries.
 
-Fills its own PostgreSQL database (created if missing, migrated, loaded with COPY), then times
-seven operations through the whole Django stack in-process (URL routing, middleware, token or
-session auth, DRF, django-filter, the service layer, serialization or template rendering, the
-ORM) and the same statements sent with psycopg directly, and prints median and p95 of both.
+Fills its own PostgreSQL database (created if missing, migrated, filled by PostgreSQL itself: see
+_common.fill), then times each operation through the whole Django stack in-process (URL routing,
+middleware, token or session auth, DRF, django-filter, the service layer, serialization or
+template rendering, the ORM) and the same statements sent with psycopg directly, and prints
+median and p95 of both.
 
     .venv/bin/python benchmarks/api_bench.py             # 1,000,000 products, 200 iterations
     .venv/bin/python benchmarks/api_bench.py --quick     # 20,000 products, 30 iterations (own database)
@@ -34,135 +35,36 @@ import secrets
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import psycopg
-from _common import django_setup, ensure_database, percentiles
+from _common import (
+    COLORS,
+    ITEMS,
+    MATERIALS,
+    RARE_WORDS,
+    TABLE,
+    catalogue_ready,
+    django_setup,
+    ensure_database,
+    make_description,
+    make_name,
+    percentiles,
+)
 from psycopg import sql
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fulfil_bench_api"
 QUICK_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fulfil_bench_api_quick"
-TABLE = "products_product"
-COLUMNS = "id, sku, name, description, active, created_at, updated_at"  # loaded by COPY
 FIELDS = "id, sku, sku_key, name, description, active, created_at, updated_at"  # what the ORM selects
 BENCH_PREFIX = "BENCH-"  # SKUs of rows the benchmark itself creates; deleted at the end of a run
 READ_TARGET_MS = 50.0
 PROFILE_REQUESTS = 20
 WRITE_TARGET_MS = 30.0
 
-# --- Data -------------------------------------------------------------------------------
-
-COLORS = ("Red", "Blue", "Green", "Black", "White", "Grey", "Navy", "Beige", "Olive", "Maroon", "Teal", "Yellow")
-MATERIALS = ("Cotton", "Linen", "Wool", "Denim", "Leather", "Silk", "Canvas", "Fleece", "Suede", "Bamboo")
-ITEMS = (
-    *("Shirt", "Trousers", "Jacket", "Scarf", "Hat", "Sweater", "Dress", "Skirt", "Belt", "Bag"),
-    *("Shorts", "Hoodie", "Coat", "Gloves", "Socks", "Blazer", "Vest", "Cardigan", "Tie", "Apron"),
-)
-# About 1% of names carry one of these, so each matches roughly 0.1% of the catalogue.
-RARE_WORDS = ("Vintage", "Heritage", "Artisan", "Monogram", "Expedition", "Harbour", "Meridian", "Tundra")
-SKU_PREFIXES = ("SKU", "SKU", "SKU", "ITM", "PRD", "ACC")
-SENTENCES = (
-    "Made from {material} for everyday wear.",
-    "Machine washable at 30 degrees.",
-    "Cut for a relaxed fit.",
-    "Pairs well with our {color} {item}.",
-    "Ships in recyclable packaging.",
-    "Fits true to size.",
-    "Hand finished in small batches.",
-    "Lined for extra warmth on cold days.",
-    "Reinforced seams for a longer life.",
-    "Part of the {season} collection.",
-)
-SEASONS = ("spring", "summer", "autumn", "winter")
-UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def make_name(rng: random.Random) -> str:
-    words = [rng.choice(COLORS), rng.choice(MATERIALS), rng.choice(ITEMS), str(rng.randint(1, 9999))]
-    if rng.random() < 0.01:
-        words.insert(0, rng.choice(RARE_WORDS))
-    return " ".join(words)
-
-
-def make_description(rng: random.Random) -> str:
-    sentences = [
-        template.format(
-            material=rng.choice(MATERIALS).lower(),
-            color=rng.choice(COLORS).lower(),
-            item=rng.choice(ITEMS).lower(),
-            season=rng.choice(SEASONS),
-        )
-        for template in rng.sample(SENTENCES, rng.randint(1, 3))
-    ]
-    return ("\n" if rng.random() < 0.25 else " ").join(sentences)
-
-
-def make_sku(number: int, rng: random.Random) -> str:
-    return f"{rng.choice(SKU_PREFIXES)}-{number:06d}-{rng.choice(UPPER)}{rng.choice(UPPER)}"
-
-
-def generate_rows(count: int, rng: random.Random) -> Iterator[tuple]:
-    """Rows in COPY column order: ~10% inactive, created over the last year, updated a bit later."""
-    now = datetime.now(UTC)
-    year = 365 * 24 * 3600
-    for number in range(1, count + 1):
-        created = now - timedelta(seconds=rng.randrange(year))
-        updated = min(now, created + timedelta(seconds=rng.randrange(30 * 24 * 3600)))
-        yield (
-            uuid.uuid4(),
-            make_sku(number, rng),
-            make_name(rng),
-            make_description(rng),
-            rng.random() >= 0.1,
-            created,
-            updated,
-        )
-
-
 # --- Database set-up --------------------------------------------------------------------
-
-
-def fill(conn: psycopg.Connection, rows: int, rng: random.Random) -> None:
-    """Replace the catalogue with `rows` generated products, in one transaction.
-
-    Secondary indexes (the trigram GINs and the btrees) are dropped before the COPY and built
-    again afterwards, which is several times faster than maintaining them row by row; the
-    primary key and the unique SKU key stay. A failure rolls everything back, indexes included.
-    """
-    started = time.perf_counter()
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
-        cur.execute(
-            """
-            SELECT i.relname, pg_get_indexdef(i.oid)
-            FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-            WHERE x.indrelid = %s::regclass
-              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
-            """,
-            [TABLE],
-        )
-        secondary = cur.fetchall()
-        for name, _ in secondary:
-            cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
-        cur.execute(sql.SQL("TRUNCATE {} CASCADE").format(sql.Identifier(TABLE)))
-        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(TABLE), sql.SQL(COLUMNS))) as copy:
-            for done, row in enumerate(generate_rows(rows, rng), 1):
-                copy.write_row(row)
-                if done % 250_000 == 0:
-                    print(f"  {done:,} rows copied ({time.perf_counter() - started:.0f} s)", flush=True)
-        copied = time.perf_counter()
-        for _, definition in secondary:
-            cur.execute(definition)
-        indexed = time.perf_counter()
-    conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(TABLE)))
-    print(
-        f"  filled {rows:,} rows: COPY {copied - started:.1f} s, {len(secondary)} indexes "
-        f"{indexed - copied:.1f} s, VACUUM ANALYZE {time.perf_counter() - indexed:.1f} s",
-        flush=True,
-    )
 
 
 def delete_bench_rows(conn: psycopg.Connection) -> int:
@@ -617,12 +519,7 @@ def main() -> None:
     leftovers = delete_bench_rows(raw)
     if leftovers:
         print(f"deleted {leftovers} rows left by an interrupted run")
-    existing = raw.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(TABLE))).fetchone()[0]
-    if args.refill or existing != args.rows:
-        print(f"filling {TABLE} with {args.rows:,} products (had {existing:,})", flush=True)
-        fill(raw, args.rows, rng)
-    else:
-        print(f"{TABLE} already has {existing:,} products (--refill to fill again)")
+    catalogue_ready(raw, args.rows, rng, refill=args.refill)
 
     operations = [op for op in build_operations(args, rng, raw) if not args.only or args.only in op.name]
     version = raw.execute("SHOW server_version").fetchone()[0]

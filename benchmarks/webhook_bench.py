@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
-import secrets
 import signal
 import socket
 import sys
@@ -34,8 +33,16 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
-from _common import BROKER_URL, django_setup, ensure_database, percentiles, worker_start
+from _common import (
+    BROKER_URL,
+    api_session,
+    api_token,
+    django_setup,
+    ensure_database,
+    gunicorn_start,
+    percentiles,
+    worker_start,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fulfil_bench_hooks"
 WEBHOOKS = 10
@@ -72,12 +79,6 @@ def require_loopback(name: str, url: str) -> None:
     addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
     if not addresses or not all(ipaddress.ip_address(address).is_loopback for address in addresses):
         sys.exit(f"{name} must point at this machine (loopback), got {host!r}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- Measurements -------------------------------------------------------------------------
@@ -122,9 +123,7 @@ def measure_latency(args, receiver, api_url: str, token: str, worker_name: str) 
     from fulfil.processes import wait_until
     from webhooks.models import Webhook
 
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["Authorization"] = f"Token {token}"
+    session = api_session(token)
     timings: dict[str, list[float]] = {case: [] for case in CASES}
     per_block = max(1, args.requests // args.rounds)
     expected = receiver.count
@@ -173,12 +172,10 @@ def main() -> None:
     ensure_database(args.database_url)
     django_setup(database_url=args.database_url, broker_url=args.broker_url, WEBHOOK_ALLOW_PRIVATE_NETWORKS="true")
     import redis
-    from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
-    from fulfil.processes import ChildProcess, wait_until
+    from fulfil.processes import wait_until
     from scripts.receiver import ReceiverProcess
     from webhooks import services
     from webhooks.events import event_emit
@@ -189,28 +186,21 @@ def main() -> None:
     redis.Redis.from_url(args.broker_url).flushdb()
 
     logs = Path(tempfile.mkdtemp(prefix="fulfil-webhook-bench-"))
-    api_url = f"http://127.0.0.1:{free_port()}"
     receiver = worker = web = None
     try:
         receiver = ReceiverProcess()
-        web = ChildProcess(
-            [sys.executable, "-m", "gunicorn", "fulfil.wsgi", "--bind", urlsplit(api_url).netloc]
-            + ["--workers", "2", "--log-level", "warning"],
-            log=logs / "gunicorn.log",
-        )
+        web, api_url = gunicorn_start("--workers", "2", "--log-level", "warning", log=logs / "gunicorn.log")
         worker = worker_start(
             "webhooks,default", concurrency=WORKER_PROCESSES, name="webhook-bench", log=logs / "worker.log"
         )
 
         for n in range(WEBHOOKS):
             services.webhook_create(url=receiver.url(f"/hook/{n}"), events=["product.created"], secret=f"s{n}")
-        user = User.objects.create_superuser(f"bench-{secrets.token_hex(4)}", password=None)
-        token = Token.objects.create(user=user).key
+        token = api_token()
 
-        # Ready when the worker has delivered a first event and gunicorn answers.
+        # Ready when the worker has delivered a first event.
         event_emit(event="product.created", data={"id": "warm-up"})
         wait_until(lambda: receiver.count >= WEBHOOKS, 60, "the first deliveries", worker)
-        wait_until(lambda: _answers(api_url), 60, "gunicorn", web)
 
         print(
             f"FulFil webhook benchmark{' (quick)' if args.quick else ''}: {os.cpu_count()} CPUs, "
@@ -241,15 +231,6 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE webhooks_webhookdelivery, webhooks_webhook, products_product")
         print(f"(logs of the worker and gunicorn in {logs})")
-
-
-def _answers(api_url: str) -> bool:
-    try:
-        with requests.Session() as session:
-            session.trust_env = False  # never a proxy: loopback only
-            return session.get(f"{api_url}/api/v1/hello", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 if __name__ == "__main__":
