@@ -10,6 +10,7 @@ median and p95 of both.
     .venv/bin/python benchmarks/api_bench.py             # 1,000,000 products, 200 iterations
     .venv/bin/python benchmarks/api_bench.py --quick     # 20,000 products, 30 iterations (own database)
     .venv/bin/python benchmarks/api_bench.py --explain   # EXPLAIN ANALYZE every operation's raw SQL
+    .venv/bin/python benchmarks/api_bench.py --json figures.json   # also write the figures as JSON
 
 Targets: every read under 50 ms p95, every write under 30 ms p95. Below the table, an operation
 that misses its target gets the EXPLAIN ANALYZE of its raw statements and, when the SQL alone is
@@ -28,6 +29,7 @@ import base64
 import cProfile
 import gc
 import io
+import json
 import os
 import pstats
 import random
@@ -38,6 +40,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
 import psycopg
@@ -454,6 +457,31 @@ def print_details(operations: list[Operation]) -> None:
         print(f"  {op.name}: {len(op.queries)} queries{matched}{collections}")
 
 
+def write_json(path: Path, args: argparse.Namespace, operations: list[Operation], **run: object) -> None:
+    """The table's figures and the full collections per operation, for other scripts (scale_bench.py)."""
+
+    def figures(op: Operation) -> dict:
+        median, p95 = percentiles(op.framework_ms)
+        raw_median, raw_p95 = percentiles(op.raw_ms)
+        pauses = op.full_gc_ms
+        return {
+            "name": op.name,
+            "kind": op.kind,
+            "target_ms": op.target,
+            "median_ms": median,
+            "p95_ms": p95,
+            "raw_median_ms": raw_median,
+            "raw_p95_ms": raw_p95,
+            "matched": statistics.median(op.matched) if op.matched else None,
+            "full_gcs": len(pauses),
+            "full_gc_mean_ms": statistics.mean(pauses) if pauses else None,
+            "passed": op.passed,
+        }
+
+    data = {"rows": args.rows, "iterations": args.iterations, **run, "operations": [figures(op) for op in operations]}
+    path.write_text(json.dumps(data, indent=2))
+
+
 def explain(raw: psycopg.Connection, op: Operation, i: int) -> None:
     """EXPLAIN ANALYZE the statements of slot i (the captured request's slot: raw SQL never ran it),
     rolled back so a write leaves nothing behind."""
@@ -500,6 +528,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--only", help="measure only the operations whose name contains this text")
     parser.add_argument("--show-sql", action="store_true", help="print the SQL of one request per operation")
     parser.add_argument("--seed", type=int, default=42, help="random seed for data and parameters")
+    parser.add_argument("--json", metavar="PATH", help="also write each operation's figures to this JSON file")
     args = parser.parse_args()
     args.database_url = args.database_url or (QUICK_DATABASE_URL if args.quick else DEFAULT_DATABASE_URL)
     args.rows = args.rows or (20_000 if args.quick else 1_000_000)
@@ -544,6 +573,10 @@ def main() -> None:
 
     print_table(operations)
     print_details(operations)
+    if args.json:
+        write_json(
+            Path(args.json), args, operations, postgresql=version, load_before=load_before, load_after=load_after
+        )
     for op in operations:
         if args.explain or args.profile or not op.passed:
             explain(raw, op, args.warmup)
