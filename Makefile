@@ -9,7 +9,7 @@ WORKERS ?= 2
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/fulfil
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run install install-dev migrate worker beat web test test-quickstart test-browser test-smoke lint format bench-api bench-import bench-webhooks bench-delete clean
+.PHONY: run install install-dev migrate worker beat web test test-quickstart test-browser test-smoke lint format bench-api bench-import bench-webhooks bench-delete bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -96,6 +96,10 @@ bench-webhooks: install-dev
 
 bench-delete: install-dev
 	$(BIN)/python benchmarks/delete_bench.py
+
+# Ten million products beside a million: tens of minutes, not part of CI (BENCH_ARGS=--quick for a smoke run).
+bench-scale: install-dev
+	$(BIN)/python benchmarks/scale_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles
