@@ -11,6 +11,7 @@ median and p95 of both.
     .venv/bin/python benchmarks/api_bench.py --quick     # 20,000 products, 30 iterations (own database)
     .venv/bin/python benchmarks/api_bench.py --explain   # EXPLAIN ANALYZE every operation's raw SQL
     .venv/bin/python benchmarks/api_bench.py --json figures.json   # also write the figures as JSON
+    .venv/bin/python benchmarks/api_bench.py --seconds-per-operation 60   # bound slow operations (deep offsets)
 
 Targets: every read under 50 ms p95, every write under 30 ms p95. Below the table, an operation
 that misses its target gets the EXPLAIN ANALYZE of its raw statements and, when the SQL alone is
@@ -65,6 +66,7 @@ FIELDS = "id, sku, sku_key, name, description, active, created_at, updated_at"  
 BENCH_PREFIX = "BENCH-"  # SKUs of rows the benchmark itself creates; deleted at the end of a run
 READ_TARGET_MS = 50.0
 PROFILE_REQUESTS = 20
+MIN_REQUESTS = 20  # measured per operation however slow it is (see --seconds-per-operation)
 WRITE_TARGET_MS = 30.0
 
 # --- Database set-up --------------------------------------------------------------------
@@ -379,16 +381,23 @@ def measure(op: Operation, args: argparse.Namespace, raw: psycopg.Connection) ->
     from django.test.utils import CaptureQueriesContext
 
     cur = raw.cursor()
+    budget = args.seconds_per_operation or float("inf")
+    warming = time.perf_counter()
     for i in range(args.warmup):
         check(op, op.request(i))
         run_raw(cur, op.statements(i))
+        if time.perf_counter() - warming > budget / 4:
+            break
     with CaptureQueriesContext(connection) as captured:
         check(op, op.request(args.warmup))
     op.queries = [q["sql"] for q in captured.captured_queries]
     if args.show_sql:
         print("\n".join(f"    {query}" for query in op.queries))
     collections = FullCollections(op.full_gc_ms)
+    measuring = time.perf_counter()
     for i in range(args.warmup + 1, args.warmup + 1 + args.iterations):
+        if len(op.framework_ms) >= MIN_REQUESTS and time.perf_counter() - measuring > budget:
+            break
         gc.callbacks.append(collections)
         started = time.perf_counter()
         response = op.request(i)
@@ -447,14 +456,16 @@ def print_table(operations: list[Operation]) -> None:
         print(line(row))
 
 
-def print_details(operations: list[Operation]) -> None:
+def print_details(operations: list[Operation], iterations: int) -> None:
     print("\nPer operation: SQL queries per Django request, rows matched (median of the API's count),")
     print("and full garbage collections (generation 2) that fell inside the measured requests:")
     for op in operations:
         matched = f", {statistics.median(op.matched):,.0f} rows matched" if op.matched else ""
         pauses = op.full_gc_ms
         collections = f", {len(pauses)} full GCs (mean {statistics.mean(pauses):.0f} ms)" if pauses else ", no full GC"
-        print(f"  {op.name}: {len(op.queries)} queries{matched}{collections}")
+        cut = len(op.framework_ms) < iterations
+        measured = f" in {len(op.framework_ms)} requests (its time ran out)" if cut else ""
+        print(f"  {op.name}: {len(op.queries)} queries{matched}{collections}{measured}")
 
 
 def write_json(path: Path, args: argparse.Namespace, operations: list[Operation], **run: object) -> None:
@@ -467,6 +478,7 @@ def write_json(path: Path, args: argparse.Namespace, operations: list[Operation]
         return {
             "name": op.name,
             "kind": op.kind,
+            "requests": len(op.framework_ms),
             "target_ms": op.target,
             "median_ms": median,
             "p95_ms": p95,
@@ -521,6 +533,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rows", type=int, help="products in the table (default 1,000,000; 20,000 with --quick)")
     parser.add_argument("--iterations", type=int, help="measured requests per operation (default 200; 30 with --quick)")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests per operation first (default 20)")
+    parser.add_argument(
+        "--seconds-per-operation",
+        type=float,
+        help=f"stop measuring an operation after this long (at least {MIN_REQUESTS} requests; warm-up a quarter of it)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 20,000 rows, 30 iterations, own database")
     parser.add_argument("--refill", action="store_true", help="fill the table again even if it has --rows rows")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE every operation, not just failures")
@@ -572,7 +589,7 @@ def main() -> None:
     print(f"  load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after: other work adds noise\n")
 
     print_table(operations)
-    print_details(operations)
+    print_details(operations, args.iterations)
     if args.json:
         write_json(
             Path(args.json), args, operations, postgresql=version, load_before=load_before, load_after=load_after
