@@ -108,6 +108,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run: 50,000 beside 20,000, small imports")
     parser.add_argument("--refill", action="store_true", help="fill each catalogue this run uses again")
     parser.add_argument("--iterations", type=int, help="api: measured requests per operation (default 200)")
+    parser.add_argument(
+        "--seconds-per-operation",
+        type=float,
+        default=90.0,
+        help="api: measure an operation at most this long, at least 20 requests (default 90: deep offset pages)",
+    )
     parser.add_argument("--import-rows", type=int, help="import: rows in the file (default 1,000,000)")
     parser.add_argument("--load-rows", type=int, help="load: products in its catalogue (default 400,000)")
     parser.add_argument("--load-import-rows", type=int, help="load: rows imported while it runs (default 200,000)")
@@ -511,25 +517,26 @@ def section_api(run: Run) -> None:
         print(f"\napi_bench.py at {rows:,} products ({name})", flush=True)
         command = [sys.executable, str(BENCHMARKS / "api_bench.py"), "--database-url", database_url(args, name)]
         command += ["--rows", str(rows), "--iterations", str(args.iterations), "--seed", str(args.seed)]
+        command += ["--seconds-per-operation", str(args.seconds_per_operation)]
         command += ["--json", str(out)] + (["--refill"] if args.refill and name not in run.filled else [])
         subprocess.run(command, cwd=ROOT, check=True)
         run.filled.add(name)
         results[rows] = {op["name"]: op for op in json.loads(out.read_text())["operations"]}
 
     base, big = results[args.baseline_rows], results[args.rows]
-    # At most one full collection per 200 requests, or per part of 200 in a shorter run.
-    allowed_gcs = FULL_GCS_PER_200_TARGET * math.ceil(args.iterations / 200)
     header = (
         "operation",
         f"{args.baseline_rows:,} p95",
         f"{args.rows:,} p95",
         "ratio",
-        f"full GCs in {args.iterations}",
+        "full GCs",
         "target",
         "pass/fail",
     )
     rows = []
     for name, op in big.items():
+        # At most one full collection per 200 requests, or per part of 200 in a shorter run.
+        allowed_gcs = FULL_GCS_PER_200_TARGET * math.ceil(op["requests"] / 200)
         slow, collecting = op["p95_ms"] >= API_TARGET_MS, op["full_gcs"] > allowed_gcs
         missed = ", ".join(what for what, bad in (("p95", slow), ("GCs", collecting)) if bad)
         rows.append(
@@ -538,18 +545,22 @@ def section_api(run: Run) -> None:
                 f"{base[name]['p95_ms']:.1f} ms",
                 f"{op['p95_ms']:.1f} ms",
                 f"{op['p95_ms'] / base[name]['p95_ms']:.2f}x",
-                f"{op['full_gcs']}" + (f" ({op['full_gc_mean_ms']:.0f} ms)" if op["full_gcs"] else ""),
-                f"< {API_TARGET_MS:.0f} ms, <= {allowed_gcs}",
+                f"{op['full_gcs']} in {op['requests']}"
+                + (f" ({op['full_gc_mean_ms']:.0f} ms)" if op["full_gcs"] else ""),
+                f"< {API_TARGET_MS:.0f} ms, <= {allowed_gcs} GC",
                 f"FAIL: {missed}" if missed else "pass",
             )
         )
         figure = f"p95 {op['p95_ms']:.1f} ms, {op['full_gcs']} full GCs"
         run.verdict(f"api {name}: p95 < {API_TARGET_MS:.0f} ms, <= {allowed_gcs} full GCs", figure, not missed)
-    print(f"\nAPI at {args.rows:,} beside {args.baseline_rows:,} products ({args.iterations} requests each):")
+    print(
+        f"\nAPI at {args.rows:,} beside {args.baseline_rows:,} products ({args.iterations} requests each, or as many"
+        f" as {args.seconds_per_operation:.0f} s allowed):"
+    )
     print_table(header, rows)
     print(
-        f"(full GCs: generation-2 collections inside the {args.iterations} measured requests at {args.rows:,}, with"
-        " their mean pause;\n the issue's targets: every operation p95 < 50 ms, 0-1 full GCs per 200 requests)"
+        f"(full GCs: generation-2 collections inside the measured requests at {args.rows:,}, with their mean pause;"
+        "\n the issue's targets: every operation p95 < 50 ms, 0-1 full GCs per 200 requests)"
     )
 
 
