@@ -112,7 +112,7 @@ def parse_args() -> argparse.Namespace:
         "--seconds-per-operation",
         type=float,
         default=90.0,
-        help="api: measure an operation at most this long, at least 20 requests (default 90: deep offset pages)",
+        help="api: measure an operation at most this long, at least 5 requests (default 90: deep offset pages)",
     )
     parser.add_argument("--import-rows", type=int, help="import: rows in the file (default 1,000,000)")
     parser.add_argument("--load-rows", type=int, help="load: products in its catalogue (default 400,000)")
@@ -230,8 +230,12 @@ def write_json(args: argparse.Namespace, data: dict) -> None:
 
 def step_catalogue(args: argparse.Namespace) -> None:
     """Migrate the database and fill its catalogue with --rows products unless it has them."""
+    from api_bench import delete_bench_rows
+
     step_setup(args)
     with psycopg.connect(args.database_url, autocommit=True) as conn:
+        if delete_bench_rows(conn):  # left by an interrupted api_bench: not a reason to fill again
+            conn.execute(sql.SQL("VACUUM {}").format(sql.Identifier(TABLE)))
         catalogue_ready(conn, args.rows, random.Random(args.seed), refill=args.refill)
     write_json(args, {"rows": args.rows})
 
@@ -247,8 +251,25 @@ def step_import(args: argparse.Namespace) -> None:
         cursor.execute(f"SELECT count(*) FROM {TABLE}")
         before = cursor.fetchone()[0]
         cursor.execute("CHECKPOINT")  # what earlier steps left dirty is not written on this import's time
-    seconds, peak_rss, counts = run_import(Path(args.csv))
-    write_json(args, {"before": before, "seconds": seconds, "peak_rss_mb": peak_rss, **counts})
+        started = server_counters(cursor)
+        seconds, peak_rss, counts = run_import(Path(args.csv))
+        ended = server_counters(cursor)
+    server = {name: ended[name] - started[name] for name in started}
+    write_json(args, {"before": before, "seconds": seconds, "peak_rss_mb": peak_rss, **counts, **server})
+
+
+def server_counters(cursor) -> dict[str, int]:
+    """WAL written and checkpoints (the whole server's: other work counts too) and this database's
+    blocks found in shared buffers or read from outside them."""
+    cursor.execute(
+        """
+        SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,
+               (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter),
+               blks_hit, blks_read
+        FROM pg_stat_database WHERE datname = current_database()
+        """
+    )
+    return dict(zip(("wal_bytes", "checkpoints", "blocks_hit", "blocks_read"), cursor.fetchone(), strict=True))
 
 
 @dataclass
@@ -332,12 +353,16 @@ class ApiClients:
 
 class LockSampler(threading.Thread):
     """Samples pg_stat_activity and pg_locks of one database every SAMPLE_SECONDS: for each
-    transaction of the sessions named `application`, the longest it was seen open, whether it had
-    written, the locks it held on the products table and its statement; and the longest any other
-    session was seen waiting for a lock. A transaction shorter than the interval may go unseen."""
+    transaction of the sessions named `application`, the longest it was seen open, the locks it
+    held on the products table and its statement then; and the longest any other session was seen
+    waiting for a lock. A transaction shorter than the interval may go unseen.
+
+    A transaction that held RowExclusiveLock (a DELETE's) is a writing one: it holds row locks a
+    write to the same products waits for. One that held only AccessShareLock (a count) is a reading
+    one, which only DDL (ALTER TABLE, TRUNCATE) waits for."""
 
     QUERY = """
-        SELECT a.pid, a.xact_start, a.application_name = %(application)s, a.backend_xid IS NOT NULL,
+        SELECT a.pid, a.xact_start, a.application_name = %(application)s,
                extract(epoch FROM clock_timestamp() - a.xact_start)::float8 * 1000,
                CASE WHEN a.wait_event_type = 'Lock'
                     THEN extract(epoch FROM clock_timestamp() - a.query_start)::float8 * 1000 END,
@@ -364,13 +389,12 @@ class LockSampler(threading.Thread):
             while not self.stopping.wait(SAMPLE_SECONDS):
                 rows = conn.execute(self.QUERY, {"application": self.application, "table": TABLE}).fetchall()
                 self.samples += 1
-                for pid, xact_start, ours, wrote, age, waited, query, modes in rows:
+                for pid, xact_start, ours, age, waited, query, modes in rows:
                     if waited is not None and waited > self.longest_wait[0]:
                         self.longest_wait = (waited, query)
                     if not ours:
                         continue
-                    seen = self.transactions.setdefault((pid, xact_start), {"ms": 0.0, "wrote": False, "modes": set()})
-                    seen["wrote"] |= wrote
+                    seen = self.transactions.setdefault((pid, xact_start), {"ms": 0.0, "modes": set()})
                     seen["modes"] |= set(modes)
                     if age >= seen["ms"]:
                         seen["ms"], seen["query"] = age, query
@@ -380,16 +404,30 @@ class LockSampler(threading.Thread):
         self.join(timeout=30)
 
     def figures(self) -> dict:
-        def longest(wrote: bool) -> dict:
-            seen = [t for t in self.transactions.values() if t["wrote"] == wrote]
-            top = max(seen, key=lambda t: t["ms"], default={"ms": 0.0, "query": "", "modes": set()})
-            return {"ms": top["ms"], "query": top["query"], "modes": sorted(top["modes"]), "seen": len(seen)}
+        first = min((start for _, start in self.transactions), default=None)
+
+        def longest(writing: bool) -> dict:
+            seen = [
+                {**t, "at": (start - first).total_seconds()}
+                for (_, start), t in self.transactions.items()
+                if ("RowExclusiveLock" in t["modes"]) == writing
+            ]
+            seen.sort(key=lambda t: t["ms"], reverse=True)
+            top = seen[0] if seen else {"ms": 0.0, "query": "", "modes": set()}
+            return {
+                "ms": top["ms"],
+                "query": top["query"],
+                "modes": sorted(top["modes"]),
+                "seen": len(seen),
+                # The five longest: how long, and when they began (seconds after the first seen).
+                "top": [(t["ms"], t["at"]) for t in seen[:5]],
+            }
 
         modes = set().union(*(t["modes"] for t in self.transactions.values()))
         return {
             "samples": self.samples,
-            "longest_write": longest(True),
-            "longest_read": longest(False),
+            "longest_writing": longest(True),
+            "longest_reading": longest(False),
             "modes": sorted(modes),
             "longest_lock_wait_ms": self.longest_wait[0],
             "longest_lock_wait_query": self.longest_wait[1],
@@ -608,6 +646,7 @@ def section_import(run: Run) -> None:
     path.unlink()
 
     header = ("into", "products before", "created", "updated", "errors", "seconds", "rows/s", "peak RSS")
+    header += ("WAL", "checkpoints", "blocks used", "in shared buffers")
     rows = [
         (
             into,
@@ -618,6 +657,10 @@ def section_import(run: Run) -> None:
             f"{r['seconds']:.1f}",
             f"{r['total'] / r['seconds']:,.0f}",
             f"{r['peak_rss_mb']:.0f} MB",
+            f"{r['wal_bytes'] / 2**30:.2f} GiB",
+            f"{r['checkpoints']}",
+            f"{r['blocks_hit'] + r['blocks_read']:,}",
+            f"{100 * r['blocks_hit'] / max(1, r['blocks_hit'] + r['blocks_read']):.1f}%",
         )
         for into, r in results.items()
     ]
@@ -630,7 +673,11 @@ def section_import(run: Run) -> None:
         f"rows/s into {args.rows:,} / into empty: {ratio:.2f} (target >= {IMPORT_RATIO_TARGET:.2f}):"
         f" {'pass' if met else 'FAIL'}"
     )
-    print("(the big catalogue is a copy, dropped afterwards: the catalogue itself is unchanged)")
+    print(
+        "(the big catalogue is a copy, dropped afterwards: the catalogue itself is unchanged. WAL and checkpoints"
+        "\n are the server's, other work included; blocks are the database's, and those not in shared buffers"
+        "\n came from the operating system's cache or the disk)"
+    )
     run.verdict(f"import into {args.rows:,} / into empty >= {IMPORT_RATIO_TARGET}", f"{ratio:.2f}", met)
 
 
@@ -641,17 +688,19 @@ def section_delete(run: Run) -> None:
     with database_copy(args, catalogue, f"{catalogue}_delete") as url:
         r = run.step("delete", url)
     locks = r["locks"]
-    write, read = locks["longest_write"], locks["longest_read"]
+    write, read = locks["longest_writing"], locks["longest_reading"]
     print(f"\nDelete-all of {r['deleted']:,} products: {r['seconds']:.1f} s, {r['deleted'] / r['seconds']:,.0f} rows/s")
     print(f"  progress: {r['progress_updates']} different answers from the status endpoint (polled every 0.25 s)")
     print(
-        f"  longest transaction of the worker that wrote: {write['ms']:.0f} ms of {write['seen']} seen"
-        f" (locks on {TABLE}: {', '.join(write['modes']) or 'none'}); {write['query'][:120]!r}"
+        f"  longest writing transaction of the worker: {write['ms']:.0f} ms, of {write['seen']} seen"
+        f" (locks on {TABLE}: {', '.join(write['modes']) or 'none'}); then {write['query'][:120]!r}"
     )
+    top = ", ".join(f"{ms:.0f} ms at {at:.1f} s" for ms, at in write["top"])
+    print(f"  the longest writing ones, and when they began after the worker's first transaction: {top}")
     if read["seen"]:
         print(
-            f"  longest read-only transaction of the worker: {read['ms']:.0f} ms (locks on {TABLE}:"
-            f" {', '.join(read['modes']) or 'none'}, which only DDL waits for); {read['query'][:120]!r}"
+            f"  longest reading transaction of the worker: {read['ms']:.0f} ms (locks on {TABLE}:"
+            f" {', '.join(read['modes']) or 'none'}, which only DDL waits for); then {read['query'][:120]!r}"
         )
     waited = locks["longest_lock_wait_ms"]
     print(
@@ -661,7 +710,7 @@ def section_delete(run: Run) -> None:
     )
     # The batches hold row locks and RowExclusiveLock: what a write to a product being deleted waits for.
     run.verdict(
-        f"delete-all: no batch transaction holds its locks over {LOCK_TARGET_MS:.0f} ms",
+        f"delete-all: no writing transaction holds its locks over {LOCK_TARGET_MS:.0f} ms",
         f"{write['ms']:.0f} ms",
         write["ms"] < LOCK_TARGET_MS,
     )
