@@ -355,7 +355,8 @@ class LockSampler(threading.Thread):
     """Samples pg_stat_activity and pg_locks of one database every SAMPLE_SECONDS: for each
     transaction of the sessions named `application`, the longest it was seen open, the locks it
     held on the products table and its statement then; and the longest any other session was seen
-    waiting for a lock. A transaction shorter than the interval may go unseen.
+    waiting for a lock. A transaction shorter than the interval may go unseen; one that held no
+    lock on the products table (the job's own updates) is left out.
 
     A transaction that held RowExclusiveLock (a DELETE's) is a writing one: it holds row locks a
     write to the same products waits for. One that held only AccessShareLock (a count) is a reading
@@ -410,7 +411,7 @@ class LockSampler(threading.Thread):
             seen = [
                 {**t, "at": (start - first).total_seconds()}
                 for (_, start), t in self.transactions.items()
-                if ("RowExclusiveLock" in t["modes"]) == writing
+                if t["modes"] and ("RowExclusiveLock" in t["modes"]) == writing  # any lock on the table
             ]
             seen.sort(key=lambda t: t["ms"], reverse=True)
             top = seen[0] if seen else {"ms": 0.0, "query": "", "modes": set()}
