@@ -13,7 +13,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 METRICS_DIR := $(CURDIR)/var/prometheus
 GUNICORN := PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(BIN)/gunicorn fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
 
-.PHONY: run install install-dev migrate worker beat web test test-quickstart test-browser test-smoke lint format bench-api bench-import bench-webhooks bench-delete bench-export bench-concurrency clean
+.PHONY: run install install-dev migrate worker beat web test test-quickstart test-browser test-smoke lint format bench-api bench-import bench-webhooks bench-delete bench-export bench-concurrency bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -110,6 +110,10 @@ bench-export: install-dev
 
 bench-concurrency: install-dev
 	$(BIN)/python benchmarks/import_concurrency.py
+
+# Ten million products beside a million: tens of minutes, not part of CI (BENCH_ARGS=--quick for a smoke run).
+bench-scale: install-dev
+	$(BIN)/python benchmarks/scale_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -1,14 +1,17 @@
 #!/usr/bin/env python
 """Latency of the product API and admin at a million products, beside raw SQL for the same queries.
 
-Fills its own PostgreSQL database (created if missing, migrated, loaded with COPY), then times
-seven operations through the whole Django stack in-process (URL routing, middleware, token or
-session auth, DRF, django-filter, the service layer, serialization or template rendering, the
-ORM) and the same statements sent with psycopg directly, and prints median and p95 of both.
+Fills its own PostgreSQL database (created if missing, migrated, filled by PostgreSQL itself: see
+_common.fill), then times each operation through the whole Django stack in-process (URL routing,
+middleware, token or session auth, DRF, django-filter, the service layer, serialization or
+template rendering, the ORM) and the same statements sent with psycopg directly, and prints
+median and p95 of both.
 
     .venv/bin/python benchmarks/api_bench.py             # 1,000,000 products, 200 iterations
     .venv/bin/python benchmarks/api_bench.py --quick     # 20,000 products, 30 iterations (own database)
     .venv/bin/python benchmarks/api_bench.py --explain   # EXPLAIN ANALYZE every operation's raw SQL
+    .venv/bin/python benchmarks/api_bench.py --json figures.json   # also write the figures as JSON
+    .venv/bin/python benchmarks/api_bench.py --seconds-per-operation 60   # bound slow operations (deep offsets)
 
 Targets: every read under 50 ms p95, every write under 30 ms p95. Below the table, an operation
 that misses its target gets the EXPLAIN ANALYZE of its raw statements and, when the SQL alone is
@@ -27,6 +30,7 @@ import base64
 import cProfile
 import gc
 import io
+import json
 import os
 import pstats
 import random
@@ -37,6 +41,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
 import psycopg
@@ -61,9 +66,10 @@ FIELDS = "id, sku, sku_key, name, description, active, created_at, updated_at"  
 BENCH_PREFIX = "BENCH-"  # SKUs of rows the benchmark itself creates; deleted at the end of a run
 READ_TARGET_MS = 50.0
 PROFILE_REQUESTS = 20
+MIN_REQUESTS = 5  # measured per operation however slow it is (see --seconds-per-operation)
 WRITE_TARGET_MS = 30.0
 
-# --- Database set-up -------------------------------------------------------------------
+# --- Database set-up --------------------------------------------------------------------
 
 
 def delete_bench_rows(conn: psycopg.Connection) -> int:
@@ -375,16 +381,23 @@ def measure(op: Operation, args: argparse.Namespace, raw: psycopg.Connection) ->
     from django.test.utils import CaptureQueriesContext
 
     cur = raw.cursor()
+    budget = args.seconds_per_operation or float("inf")
+    warming = time.perf_counter()
     for i in range(args.warmup):
         check(op, op.request(i))
         run_raw(cur, op.statements(i))
+        if time.perf_counter() - warming > budget / 4:
+            break
     with CaptureQueriesContext(connection) as captured:
         check(op, op.request(args.warmup))
     op.queries = [q["sql"] for q in captured.captured_queries]
     if args.show_sql:
         print("\n".join(f"    {query}" for query in op.queries))
     collections = FullCollections(op.full_gc_ms)
+    measuring = time.perf_counter()
     for i in range(args.warmup + 1, args.warmup + 1 + args.iterations):
+        if len(op.framework_ms) >= MIN_REQUESTS and time.perf_counter() - measuring > budget:
+            break
         gc.callbacks.append(collections)
         started = time.perf_counter()
         response = op.request(i)
@@ -443,14 +456,42 @@ def print_table(operations: list[Operation]) -> None:
         print(line(row))
 
 
-def print_details(operations: list[Operation]) -> None:
+def print_details(operations: list[Operation], iterations: int) -> None:
     print("\nPer operation: SQL queries per Django request, rows matched (median of the API's count),")
     print("and full garbage collections (generation 2) that fell inside the measured requests:")
     for op in operations:
         matched = f", {statistics.median(op.matched):,.0f} rows matched" if op.matched else ""
         pauses = op.full_gc_ms
         collections = f", {len(pauses)} full GCs (mean {statistics.mean(pauses):.0f} ms)" if pauses else ", no full GC"
-        print(f"  {op.name}: {len(op.queries)} queries{matched}{collections}")
+        cut = len(op.framework_ms) < iterations
+        measured = f" in {len(op.framework_ms)} requests (its time ran out)" if cut else ""
+        print(f"  {op.name}: {len(op.queries)} queries{matched}{collections}{measured}")
+
+
+def write_json(path: Path, args: argparse.Namespace, operations: list[Operation], **run: object) -> None:
+    """The table's figures and the full collections per operation, for other scripts (scale_bench.py)."""
+
+    def figures(op: Operation) -> dict:
+        median, p95 = percentiles(op.framework_ms)
+        raw_median, raw_p95 = percentiles(op.raw_ms)
+        pauses = op.full_gc_ms
+        return {
+            "name": op.name,
+            "kind": op.kind,
+            "requests": len(op.framework_ms),
+            "target_ms": op.target,
+            "median_ms": median,
+            "p95_ms": p95,
+            "raw_median_ms": raw_median,
+            "raw_p95_ms": raw_p95,
+            "matched": statistics.median(op.matched) if op.matched else None,
+            "full_gcs": len(pauses),
+            "full_gc_mean_ms": statistics.mean(pauses) if pauses else None,
+            "passed": op.passed,
+        }
+
+    data = {"rows": args.rows, "iterations": args.iterations, **run, "operations": [figures(op) for op in operations]}
+    path.write_text(json.dumps(data, indent=2))
 
 
 def explain(raw: psycopg.Connection, op: Operation, i: int) -> None:
@@ -459,6 +500,8 @@ def explain(raw: psycopg.Connection, op: Operation, i: int) -> None:
     print(f"\n=== {op.name}: EXPLAIN (ANALYZE, BUFFERS) of its raw statements")
     with raw.transaction(force_rollback=True), raw.cursor() as cur:
         for query, params in op.statements(i):
+            if query.startswith("EXPLAIN"):  # the list's estimated count: planning only
+                continue
             cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + query, params)
             plan = [text for (text,) in cur.fetchall()]
             print(cur.mogrify(query, params))
@@ -490,6 +533,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rows", type=int, help="products in the table (default 1,000,000; 20,000 with --quick)")
     parser.add_argument("--iterations", type=int, help="measured requests per operation (default 200; 30 with --quick)")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests per operation first (default 20)")
+    parser.add_argument(
+        "--seconds-per-operation",
+        type=float,
+        help=f"stop measuring an operation after this long (at least {MIN_REQUESTS} requests; warm-up a quarter of it)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 20,000 rows, 30 iterations, own database")
     parser.add_argument("--refill", action="store_true", help="fill the table again even if it has --rows rows")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE every operation, not just failures")
@@ -497,6 +545,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--only", help="measure only the operations whose name contains this text")
     parser.add_argument("--show-sql", action="store_true", help="print the SQL of one request per operation")
     parser.add_argument("--seed", type=int, default=42, help="random seed for data and parameters")
+    parser.add_argument("--json", metavar="PATH", help="also write each operation's figures to this JSON file")
     args = parser.parse_args()
     args.database_url = args.database_url or (QUICK_DATABASE_URL if args.quick else DEFAULT_DATABASE_URL)
     args.rows = args.rows or (20_000 if args.quick else 1_000_000)
@@ -532,22 +581,28 @@ def main() -> None:
         for op in operations:
             print(f"  measuring {op.name} ...", flush=True)
             measure(op, args, raw)
+        load_after = os.getloadavg()
+        print(f"  load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after: other work adds noise\n")
+
+        print_table(operations)
+        print_details(operations, args.iterations)
+        if args.json:
+            write_json(
+                Path(args.json), args, operations, postgresql=version, load_before=load_before, load_after=load_after
+            )
+        for op in operations:
+            if args.explain or args.profile or not op.passed:
+                explain(raw, op, args.warmup)
+                if args.profile or (not op.passed and percentiles(op.raw_ms)[1] < op.target):
+                    profile(op, args)
     finally:
+        # After the profiles too: a profiled create creates products. The table again holds --rows,
+        # so the next run reuses it.
         removed = delete_bench_rows(raw)
         raw.execute(sql.SQL("VACUUM {}").format(sql.Identifier(TABLE)))
-    load_after = os.getloadavg()
-    print(f"  (deleted the {removed} products the run created)")
-    print(f"  load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after: other work adds noise\n")
-
-    print_table(operations)
-    print_details(operations)
-    for op in operations:
-        if args.explain or args.profile or not op.passed:
-            explain(raw, op, args.warmup)
-            if args.profile or (not op.passed and percentiles(op.raw_ms)[1] < op.target):
-                profile(op, args)
+        print(f"\n(deleted the {removed} products the run created)")
     failed = [op.name for op in operations if not op.passed]
-    print(f"\n{'FAILED: ' + ', '.join(failed) if failed else 'every operation within target'}")
+    print(f"{'FAILED: ' + ', '.join(failed) if failed else 'every operation within target'}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Deleting every product: the batched delete-all service beside the same run's TRUNCATE.
 
-Fills its own database with --rows products (COPY: _common.fill, as api_bench.py does), times
+Fills its own database with --rows products (_common.fill, as api_bench.py does), times
 `product_delete_all_run` (what the delete-all task runs: batches of PRODUCT_DELETE_BATCH_SIZE,
 each its own transaction, FOR UPDATE SKIP LOCKED), fills again and times `TRUNCATE`.
 

@@ -198,7 +198,7 @@ def main() -> None:
             services.webhook_create(url=receiver.url(f"/hook/{n}"), events=["product.created"], secret=f"s{n}")
         token = api_token()
 
-        # Ready when the worker has delivered a first event (gunicorn answers already).
+        # Ready when the worker has delivered a first event.
         event_emit(event="product.created", data={"id": "warm-up"})
         wait_until(lambda: receiver.count >= WEBHOOKS, 60, "the first deliveries", worker)
 
