@@ -107,7 +107,8 @@ def test_an_import_whose_whole_worker_vanished_is_failed_as_stale_and_retry_resu
     second = celery_worker_process("imports", env=env, name="second")
     assert api.post(f"/api/v1/imports/{job.pk}/retry", {}, format="json").status_code == 202
     job = finished(job, second)
-    assert (job.status, job.attempts) == ("SUCCESS", 1), job.phase
+    # Attempts keep counting across a retry; the worker deaths that make a poison file start afresh.
+    assert (job.status, job.attempts, job.crashes) == ("SUCCESS", 2, 0), job.phase
     assert committed <= set(job.chunks.values_list("pk", flat=True)), "the committed chunks were kept, not redone"
     assert counts(job) == expected_counts
     assert snapshot() == expected
@@ -262,7 +263,7 @@ def test_an_import_past_its_soft_time_limit_fails_saying_so_keeps_whole_chunks_a
     normal = celery_worker_process("imports", name="normal")
     assert api.post(f"/api/v1/imports/{job.pk}/retry", {}, format="json").status_code == 202
     job = finished(job, normal)
-    assert (job.status, counts(job), job.attempts) == ("SUCCESS", (rows, rows, 0, 0), 1), job.phase
+    assert (job.status, counts(job), job.attempts) == ("SUCCESS", (rows, rows, 0, 0), 2), job.phase
     assert Product.objects.count() == rows
 
 
@@ -328,7 +329,8 @@ def test_the_same_file_uploaded_twice_at_once_imports_as_once(api, celery_worker
     assert [job.status for job in jobs] == ["SUCCESS"] * 2
     assert all((job.total_rows, job.error_count) == (total, errors) for job in jobs)
     assert sum(job.created_count for job in jobs) == created, "a product created twice"
-    assert sum(job.created_count + job.updated_count for job in jobs) == 2 * (created + updated)
+    # The second may find rows the first wrote already, as they are: those are unchanged, not written.
+    assert sum(job.created_count + job.updated_count + job.unchanged_count for job in jobs) == 2 * (created + updated)
     assert snapshot() == expected
 
 
@@ -339,7 +341,7 @@ def test_four_imports_of_the_same_products_in_different_orders_all_finish_in_bou
     jobs = [finished(job, worker, 90) for job in jobs]
     assert [job.status for job in jobs] == ["SUCCESS"] * 4
     assert sum(job.created_count for job in jobs) == Product.objects.count() == 2000
-    assert all(job.updated_count + job.created_count == 2000 for job in jobs)
+    assert all(job.created_count + job.updated_count + job.unchanged_count == 2000 for job in jobs)
 
 
 # --- Hostile files --------------------------------------------------------------------------------
