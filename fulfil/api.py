@@ -11,6 +11,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from fulfil.database import is_query_canceled
 from fulfil.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,10 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+    if is_query_canceled(exc):
+        logger.warning("query stopped at WEB_STATEMENT_TIMEOUT_MS: %s", context["request"].get_full_path())
+        message = "The query took too long and was stopped; narrow the filters or search, or try again later."
+        return Response({"detail": message, "code": "query_timeout"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()  # one message for every 404, whatever raised it
     return drf_exception_handler(exc, context)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from django.db import InterfaceError, OperationalError, connection, connections
+from django.db.backends.signals import connection_created
 from django.db.models import Model, QuerySet
 
 logger = logging.getLogger(__name__)
@@ -119,3 +120,28 @@ def delete_in_batches(queryset: QuerySet[Any], *, batch: int = 5000) -> int:
     while ids := list(queryset.order_by().values_list("pk", flat=True)[:batch]):
         deleted += queryset.model._default_manager.filter(pk__in=ids).delete()[0]
     return deleted
+
+
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
+
+
+def is_query_canceled(exc: BaseException) -> bool:
+    """Whether a database error is a statement stopped by statement_timeout."""
+    return isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) == QUERY_CANCELED
+
+
+def limit_statement_time() -> None:
+    """From now on, every new PostgreSQL connection of this process stops a statement after
+    WEB_STATEMENT_TIMEOUT_MS (the web process calls it: a pathological search must not hold a
+    worker for minutes; Celery workers, whose imports run long statements, do not)."""
+    connection_created.connect(_set_statement_timeout, dispatch_uid="fulfil-statement-timeout")
+
+
+def _set_statement_timeout(sender: object, connection: Any, **kwargs: object) -> None:
+    if connection.vendor == "postgresql":
+        from django.conf import settings
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, false)", [f"{settings.WEB_STATEMENT_TIMEOUT_MS}ms"]
+            )

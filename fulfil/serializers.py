@@ -95,3 +95,9 @@ class HealthSerializer(serializers.Serializer):
     database = serializers.CharField()
     broker = serializers.CharField()
     version = serializers.CharField()
+    outbox_pending = serializers.IntegerField(
+        allow_null=True, help_text="Webhook events not yet handed to the broker (null: the database is down)."
+    )
+    outbox_oldest_age_seconds = serializers.FloatField(
+        allow_null=True, help_text="Age of the oldest of them, in seconds (null: none)."
+    )

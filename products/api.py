@@ -3,15 +3,16 @@ from __future__ import annotations
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
-from rest_framework import filters, serializers, status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fulfil import permissions
 from fulfil.jobs import background_job_status
 from products import services
-from products.filters import ProductFilter, StrictOrderingFilter
+from products.filters import BoundedSearchFilter, ProductFilter, StrictOrderingFilter
 from products.models import ProductDeletion
 from products.selectors import product_list
 from products.serializers import ProductDeletionStatusSerializer, ProductSerializer
@@ -37,7 +38,7 @@ class ProductViewSet(viewsets.ModelViewSet):
     """The product catalogue. Writes go through products.services."""
 
     serializer_class = ProductSerializer
-    filter_backends = (DjangoFilterBackend, filters.SearchFilter, StrictOrderingFilter)
+    filter_backends = (DjangoFilterBackend, BoundedSearchFilter, StrictOrderingFilter)
     filterset_class = ProductFilter
     search_fields = ("sku", "name", "description")
     ordering_fields = ("sku", "name", "created_at", "updated_at")
@@ -53,7 +54,8 @@ class ProductViewSet(viewsets.ModelViewSet):
         serializer.instance = services.product_update(product=serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, instance):
-        services.product_delete(product=instance)
+        if not services.product_delete(product=instance):
+            raise NotFound()  # another request deleted it a moment ago
 
     @extend_schema(request=None, responses={202: _ACCEPTED})
     @action(detail=False, methods=["delete"], url_path="all")

@@ -118,3 +118,12 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 class WebhookRedeliverySerializer(serializers.Serializer):
     detail = serializers.CharField()
     delivery_id = serializers.UUIDField()
+
+
+class WebhookRecoverSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(help_text="Resend the events from this time on (ISO 8601) that never arrived.")
+
+
+class WebhookRecoveryQueuedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    queued = serializers.IntegerField(help_text="Events queued to be sent again.")

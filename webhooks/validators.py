@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 
 from webhooks.events import EVENTS
 from webhooks.signing import standard_key
-from webhooks.transport import refusal_reason
+from webhooks.transport import host_refusal_reason, refusal_reason
 
 
 def validate_webhook_url(url: str) -> None:
@@ -34,6 +34,9 @@ def validate_webhook_url(url: str) -> None:
         raise ValidationError("The URL needs a host.", code="host")
     if parts.username or parts.password:
         raise ValidationError("Put credentials in a custom header, not in the URL.", code="credentials")
+    reason = host_refusal_reason(host)
+    if reason:
+        raise ValidationError(f"{host} is {reason}; webhooks may not call it.", code="address")
     address: str | None
     try:
         address = str(ipaddress.ip_address(host))
