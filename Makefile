@@ -44,10 +44,10 @@ run: migrate
 	@set -e; \
 	$(BIN)/celery -A fulfil worker -Q default,imports,webhooks -c 2 -B -s var/celerybeat-schedule --loglevel INFO & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+	$(BIN)/gunicorn -c gunicorn.conf.py fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS)
 
 web: install
-	$(BIN)/gunicorn fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+	$(BIN)/gunicorn -c gunicorn.conf.py fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS)
 
 worker: install
 	$(BIN)/celery -A fulfil worker -Q default,imports,webhooks --loglevel INFO

@@ -33,10 +33,14 @@ RELAY_BATCH = 1000  # events locked and queued per transaction by the relay
 
 def webhook_outbox_kick(*, event_ids: Iterable[UUID]) -> None:
     """Queue these just-committed events now if the broker takes them; never raises (the relay
-    queues what this could not). Publishing does not retry, so a broker that is down costs the
-    request a refused connection, not a wait."""
+    queues what this could not). Neither connecting nor publishing is retried, so a broker that is
+    down costs the request a refused connection, not seconds of waiting."""
+    from fulfil.celery import app
+
+    options = {**(app.conf.broker_transport_options or {}), "max_retries": 0}
     try:
-        _queue(WebhookEvent.objects.filter(pk__in=list(event_ids)), retry=False)
+        with app.connection_for_write(transport_options=options) as connection:
+            _queue(WebhookEvent.objects.filter(pk__in=list(event_ids)), connection=connection)
     except Exception as exc:  # kombu and redis raise their own connection errors
         logger.warning("webhook events not queued yet (the relay will): %s", exc)
 
@@ -75,7 +79,7 @@ def webhook_events_prune(*, now: datetime | None = None) -> int:
     return delete_in_batches(WebhookEvent.objects.filter(created_at__lt=cutoff))
 
 
-def _queue(events: QuerySet[WebhookEvent], *, limit: int | None = None, retry: bool = True) -> int:
+def _queue(events: QuerySet[WebhookEvent], *, limit: int | None = None, connection: Any = None) -> int:
     """Lock the pending ones of `events` (skipping any another relay holds), oldest first, queue
     them in order (a message per run of one event name), and mark them sent."""
     from webhooks.tasks import webhook_event_dispatch_task
@@ -89,7 +93,9 @@ def _queue(events: QuerySet[WebhookEvent], *, limit: int | None = None, retry: b
             messages = [{"event_id": str(row.pk), "payload": row.payload} for row in group]
             for start in range(0, len(messages), BATCH):
                 webhook_event_dispatch_task.apply_async(
-                    kwargs={"event": event, "messages": messages[start : start + BATCH]}, retry=retry
+                    kwargs={"event": event, "messages": messages[start : start + BATCH]},
+                    connection=connection,
+                    retry=connection is None,
                 )
         WebhookEvent.objects.filter(pk__in=[row.pk for row in rows]).update(sent_at=timezone.now())
     return len(rows)
