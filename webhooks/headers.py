@@ -145,7 +145,7 @@ def reentry_errors(missing: list[str]) -> dict[str, list[str]]:
     errors = {}
     if "secret" in missing:
         errors["secret"] = ["The URL moves to another origin: enter the secret again (or remove it)."]
-    names = [name for name in missing if name != "secret"]
+    names = sorted((name for name in missing if name != "secret"), key=str.lower)
     if names:
         errors["headers"] = [
             f"The URL moves to another origin: enter the values of {', '.join(names)} again (or leave them out)."
