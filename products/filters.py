@@ -24,9 +24,9 @@ MAX_SEARCH_WORDS = 10
 
 
 class StoredOffsetDateTimeField(IsoDateTimeField):
-    def strptime(self, value, format):
-        parsed = super().strptime(value, format)
-        offset = parsed.utcoffset()
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        offset = parsed.utcoffset() if parsed is not None else None
         if offset is not None and abs(offset) > MAX_UTC_OFFSET:
             raise forms.ValidationError("The UTC offset must be between -15:59 and +15:59.", code="offset")
         return parsed
