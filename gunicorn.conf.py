@@ -15,3 +15,6 @@ threads = int(os.environ.get("WEB_THREADS") or 8)
 # this bounds a worker that stopped doing even that.
 timeout = 120
 accesslog = "-"
+# The longest request line gunicorn takes (its own maximum): a list with every filter and a
+# search of the longest allowed fits.
+limit_request_line = 8190

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 class Pagination(LimitOffsetPagination):
-    """`limit`/`offset` paging; a limit above the maximum is capped, nonsense is a 400."""
+    """`limit`/`offset` paging; a limit above the maximum is capped, nonsense (or nothing) is a 400."""
 
     default_limit = 20
     max_limit = 1000
@@ -27,7 +27,7 @@ class Pagination(LimitOffsetPagination):
 
     def _parse(self, request, name: str, minimum: int, maximum: int) -> int | None:
         raw = request.query_params.get(name)
-        if raw is None or raw == "":
+        if raw is None:
             return None
         try:
             value = int(raw)
@@ -44,6 +44,15 @@ class Pagination(LimitOffsetPagination):
     def get_offset(self, request) -> int:
         return self._parse(request, self.offset_query_param, 0, self.max_offset) or 0
 
+    def get_schema_operation_parameters(self, view):
+        """The parameters as the schema says them, with the bounds _parse enforces."""
+        bounds = {self.limit_query_param: (1, 10**9), self.offset_query_param: (0, self.max_offset)}
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            minimum, maximum = bounds[parameter["name"]]
+            parameter["schema"] = {"type": "integer", "minimum": minimum, "maximum": maximum}
+        return parameters
+
 
 def exception_handler(exc, context):
     """DRF's handler, plus service errors (a Conflict is a 409) and model validation (a 400)."""
@@ -59,6 +68,21 @@ def exception_handler(exc, context):
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()  # one message for every 404, whatever raised it
     return drf_exception_handler(exc, context)
+
+
+class SingleValuedQueryMiddleware:
+    """Under /api/, a query parameter given twice (`?limit=5&limit=x`) is a 400, not a silent choice
+    of one: no parameter of the API takes a list."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if _wants_json(request):
+            repeated = sorted(name for name, values in request.GET.lists() if len(values) > 1)
+            if repeated:
+                return JsonResponse({name: ["Give this parameter once."] for name in repeated}, status=400)
+        return self.get_response(request)
 
 
 def _wants_json(request) -> bool:

@@ -162,10 +162,12 @@ def free_port() -> int:
 class Gunicorn(ChildProcess):
     """`make run`'s web server (gunicorn with gunicorn.conf.py) on a free port of loopback."""
 
-    def __init__(self, *, env: Mapping[str, str] | None = None, args: Sequence[str] = ()) -> None:
+    def __init__(
+        self, *, env: Mapping[str, str] | None = None, args: Sequence[str] = (), app: str = "fulfil.wsgi"
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "fulfil.wsgi"]
+        command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app]
         super().__init__([*command, "--bind", f"127.0.0.1:{self.port}", *args], env=env)
         wait_until(self._answers, 30, f"gunicorn on port {self.port}", self)
 

@@ -154,6 +154,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "fulfil.api.SingleValuedQueryMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -281,12 +282,16 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["fulfil.permissions.ModelPermissions"],
     "DEFAULT_PAGINATION_CLASS": "fulfil.api.Pagination",
+    # The API speaks JSON (uploads take multipart on their own endpoint): a form's "0" or "on" is
+    # not a boolean the schema promises, and such bodies are a 415.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # No search by default (a list with search fields names its bounded search filter); ordering
+    # refuses what it does not know (fulfil.filters).
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "fulfil.filters.StrictOrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "fulfil.schema.AutoSchema",
     "EXCEPTION_HANDLER": "fulfil.api.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # fulfil.throttles: per address for anonymous callers, per user for writes, uploads and

@@ -10,9 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fulfil import permissions
+from fulfil.filters import StrictOrderingFilter
 from fulfil.jobs import background_job_status
 from products import services
-from products.filters import BoundedSearchFilter, ProductFilter, StrictOrderingFilter
+from products.filters import BoundedSearchFilter, ProductFilter
 from products.models import ProductDeletion
 from products.selectors import product_list
 from products.serializers import ProductDeletionStatusSerializer, ProductSerializer

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from fulfil.serializers import BackgroundJobStatusSerializer
+from fulfil.serializers import BackgroundJobStatusSerializer, StrictJSONMixin
 from products.models import Product, ProductDeletion
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(StrictJSONMixin, serializers.ModelSerializer):
     """Validates shapes and lengths; uniqueness is the service's (a 409, not a 400)."""
 
     class Meta:

@@ -308,6 +308,18 @@ def _parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+def storable(value: Any) -> Any:
+    """JSON as PostgreSQL can store it: no NUL characters, no lone surrogates (a test send's data is
+    whatever the sender typed); both become U+FFFD. What was sent is not changed, only its record."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace").replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
+
+
 def _phrase(status: int) -> str:
     try:
         return http.HTTPStatus(status).phrase
@@ -391,7 +403,7 @@ def _log_attempt(
             response_body=result.body,
             response_time_ms=result.elapsed_ms,
             error=verdict.error,
-            **values,
+            **{**values, "payload": storable(values["payload"])},
         )
 
     with transaction.atomic():

@@ -83,7 +83,9 @@ def sign_in(client, username: str, password: str, address: str):
 
 def test_repeated_failed_sign_ins_from_one_address_lock_it_out(client, admin_user, make_user, settings):
     make_user("other", staff=True)
-    statuses = [sign_in(client, "nobody", "wrong", "192.0.2.10").status_code for _ in range(settings.AXES_FAILURE_LIMIT)]
+    statuses = [
+        sign_in(client, "nobody", "wrong", "192.0.2.10").status_code for _ in range(settings.AXES_FAILURE_LIMIT)
+    ]
     assert statuses == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]  # the form again, then locked
     locked = sign_in(client, "admin", "pw-for-tests-only", "192.0.2.10")  # even the right password
     assert locked.status_code == 429 and b"Too many failed sign-ins" in locked.content

@@ -21,7 +21,7 @@ CHUNK = 64 * 1024
 def multipart(boundary: str) -> tuple[bytes, bytes, int]:
     """The parts around a CSV of UPLOAD_BYTES: head, tail, and the rows' line."""
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.csv\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="slow.csv"\r\n'
         "Content-Type: text/csv\r\n\r\nsku,name\n"
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
