@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from rest_framework.authtoken.models import Token
 
 from fulfil.processes import ROOT, Gunicorn
@@ -33,13 +32,11 @@ MAX_EXAMPLES = 10  # per operation and phase: one to two minutes on two busy CPU
 @pytest.mark.worker
 @pytest.mark.timeout(420)
 @pytest.mark.django_db(transaction=True)
-def test_the_api_answers_as_its_schema_says_whatever_a_fuzzer_sends(admin_user, celery_worker_process):
+def test_the_api_answers_as_its_schema_says_whatever_a_fuzzer_sends(admin_user, celery_worker_process, services_env):
     token = Token.objects.create(user=admin_user).key  # a superuser: the Celery operations too
     celery_worker_process("default,imports")  # no webhooks queue: nothing is delivered
-    db = settings.DATABASES["default"]
     env = {
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        **services_env,
         "DEBUG": "false",  # production answers: JSON errors, not debug pages
         "SECRET_KEY": "fuzz-" + "x" * 40,
         "ALLOWED_HOSTS": "127.0.0.1",

@@ -8,7 +8,6 @@ import time
 
 import pytest
 import requests
-from django.conf import settings
 from rest_framework.authtoken.models import Token
 
 from fulfil.processes import Gunicorn
@@ -63,14 +62,9 @@ def slow_upload(port: int, token: str, outcome: dict) -> None:
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_slow_upload_holds_one_thread_while_other_requests_keep_answering(admin_user):
+def test_a_slow_upload_holds_one_thread_while_other_requests_keep_answering(admin_user, services_env):
     token = Token.objects.create(user=admin_user).key
-    db = settings.DATABASES["default"]
-    env = {
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
-    web = Gunicorn(env=env, args=["--workers", "1"])  # one process: a sync worker would be pinned
+    web = Gunicorn(env=services_env, args=["--workers", "1"])  # one process: a sync worker would be pinned
     try:
         outcome: dict = {}
         uploader = threading.Thread(target=slow_upload, args=(web.port, token, outcome))

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 import requests
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -78,7 +77,7 @@ def _csrf(session: requests.Session, url: str) -> str:
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_with_the_broker_down_changes_succeed_and_every_event_arrives_once_when_it_is_back(
-    admin_user, make_webhook, receiver
+    admin_user, make_webhook, receiver, services_env
 ):
     """50 changes through the API and the admin while Redis is stopped; then Redis, a worker and its beat."""
     created = make_webhook(url=receiver.url("/created"), events=["product.created"])
@@ -87,9 +86,8 @@ def test_with_the_broker_down_changes_succeed_and_every_event_arrives_once_when_
     admin_user.set_password("pw-for-the-outage-test")
     admin_user.save()
     redis = RedisServer()
-    db = settings.DATABASES["default"]
     env = {
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        **services_env,
         "CELERY_BROKER_URL": redis.url,  # the throttles' cache too: it is down with it
         "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
         "WEBHOOK_RELAY_INTERVAL": "1",
