@@ -435,8 +435,8 @@ CELERY_BEAT_SCHEDULE["webhook-relay"] = {
     "schedule": float(WEBHOOK_RELAY_INTERVAL),
     "options": {"expires": float(WEBHOOK_RELAY_INTERVAL)},
 }
-if _int("CELERY_VISIBILITY_TIMEOUT", 3900, minimum=1) <= WEBHOOK_RETRY_COUNTDOWN_MAX:
-    raise ImproperlyConfigured("WEBHOOK_RETRY_COUNTDOWN_MAX must be below CELERY_VISIBILITY_TIMEOUT")
+# A delayed message must come due well inside the visibility timeout: at most half of it.
+WEBHOOK_RETRY_COUNTDOWN_MAX = min(WEBHOOK_RETRY_COUNTDOWN_MAX, _int("CELERY_VISIBILITY_TIMEOUT", 3900, minimum=1) // 2)
 WEBHOOK_LOG_RETENTION_DAYS = _int("WEBHOOK_LOG_RETENTION_DAYS", 30, minimum=1)
 
 # --- FulFil -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 import time
 from datetime import timedelta
 
@@ -98,13 +99,15 @@ def test_with_the_broker_down_changes_succeed_and_every_event_arrives_once_when_
         redis.stop()
         api = requests.Session()
         api.headers["Authorization"] = f"Token {token}"
-        ids = []
+        ids, seconds = [], []
         for number in range(30):
             started = time.monotonic()
             response = api.post(f"{web.url}/api/v1/products", json={"sku": f"OUT-{number}", "name": "n"}, timeout=10)
+            seconds.append(time.monotonic() - started)
             assert response.status_code == 201, response.text
-            assert time.monotonic() - started < 2
             ids.append(response.json()["id"])
+        # Not held up by Celery reconnecting (that alone would be 6 s and more a request).
+        assert statistics.median(seconds) < 1 and max(seconds) < 5, seconds
         admin = requests.Session()
         login = f"{web.url}/admin/login/"
         form = {"username": "admin", "password": "pw-for-the-outage-test", "next": "/admin/"}
