@@ -263,7 +263,10 @@ TRUSTED_PROXIES = 1 if SECURE_PROXY_SSL_HEADER else 0
 
 # After LOGIN_FAILURE_LIMIT failed admin logins from one address, or for one username, further
 # tries from it (or for it) are refused with 429 for LOGIN_LOCKOUT_MINUTES; a success does not
-# clear failures. `manage.py axes_reset` lifts every lock-out at once.
+# clear failures. `manage.py axes_reset` lifts every lock-out at once. A maintained library rather
+# than a rule of our own: it hooks every way Django authenticates (not only the admin's form), keeps
+# its records in the database (no Redis needed, shared by every web process), and brings an admin
+# page of attempts and the commands to lift lock-outs.
 AXES_FAILURE_LIMIT = _int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = _int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
