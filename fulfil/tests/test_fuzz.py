@@ -26,7 +26,7 @@ CHECKS = (
     "use_after_free",
 )
 SEED = 20261201
-MAX_EXAMPLES = 10  # per operation and phase: one to two minutes on two busy CPUs
+MAX_EXAMPLES = 6  # per operation and phase: about a minute on two CPUs, two on busy ones
 
 
 @pytest.mark.worker
