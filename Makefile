@@ -11,7 +11,8 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 # gunicorn's processes add up their request metrics here (prometheus-client's multiprocess mode);
 # emptied at each start, so no numbers of an earlier run are counted.
 METRICS_DIR := $(CURDIR)/var/prometheus
-GUNICORN := PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(BIN)/gunicorn fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+# gunicorn.conf.py: threaded workers, so a slow upload holds a thread, not a process.
+GUNICORN := PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(BIN)/gunicorn -c gunicorn.conf.py fulfil.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS)
 
 .PHONY: run install install-dev migrate worker beat web test test-quickstart test-browser test-smoke lint format bench-api bench-import bench-webhooks bench-delete bench-export bench-concurrency bench-scale clean
 

@@ -74,7 +74,19 @@ def read_only_group(db) -> Group:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db):
+def services_env(transactional_db) -> dict[str, str]:
+    """The environment that points another process (a worker, gunicorn) at the test database and broker."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return {
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+    }
+
+
+@pytest.fixture
+def celery_worker_process(services_env):
     """Start real Celery workers: `start(queues, **options)`; all are stopped after the test.
 
     The test must use the database through transactions (this fixture requests
@@ -84,17 +96,12 @@ def celery_worker_process(transactional_db):
     from django.conf import settings
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no messages left by earlier tests
-    db = settings.DATABASES["default"]
-    services = {  # the test database, not the one DATABASE_URL names
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
     workers: list[CeleryWorker] = []
 
     def start(
         queues: str = "default,imports,webhooks", *, env: dict | None = None, name: str = "test", **options
     ) -> CeleryWorker:
-        worker = CeleryWorker(queues, env={**services, **(env or {})}, name=name, **options)
+        worker = CeleryWorker(queues, env={**services_env, **(env or {})}, name=name, **options)
         workers.append(worker)
         worker.wait_ready()
         return worker

@@ -47,8 +47,9 @@ def django_setup(*, database_url: str, broker_url: str = "memory://", **environm
     """Settings from the environment, production-like, then Django, started as gunicorn starts it.
 
     DEBUG is off (so no query log), the SECRET_KEY is thrown away after the run, FULFIL_ENV_FILE is
-    /dev/null so a developer's .env is ignored, logs stop at WARNING, and the test client's and
-    loopback's host names are allowed; `environment` adds or overrides variables. They are set in
+    /dev/null so a developer's .env is ignored, logs stop at WARNING, the test client's and
+    loopback's host names are allowed, and neither throttles nor the web statement timeout get in
+    the way; `environment` adds or overrides variables. They are set in
     os.environ, so the processes a benchmark starts (workers, gunicorn) run with the same settings.
     """
     os.environ.update(
@@ -61,6 +62,9 @@ def django_setup(*, database_url: str, broker_url: str = "memory://", **environm
             "SECRET_KEY": secrets.token_urlsafe(32),
             "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
             "LOG_LEVEL": "WARNING",
+            # A benchmark is a flood of its own making, and fills tables in long statements.
+            **{f"API_THROTTLE_{scope}": "100000000/min" for scope in ("ANON", "WRITES", "UPLOADS", "WEBHOOK_TESTS")},
+            "WEB_STATEMENT_TIMEOUT_MS": str(3_600_000),
             **environment,
         }
     )

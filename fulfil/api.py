@@ -14,6 +14,7 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from fulfil.database import is_query_canceled
 from fulfil.errors import ServiceError
 from fulfil.pagination import CountingPages
 
@@ -21,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 class Pagination(CountingPages):
-    """`limit`/`offset` paging; a limit above the maximum is capped, nonsense is a 400."""
+    """`limit`/`offset` paging; a limit above the maximum is capped, nonsense (or nothing) is a 400."""
 
     default_limit = 20
     max_limit = 1000
@@ -30,7 +31,7 @@ class Pagination(CountingPages):
 
     def _parse(self, request, name: str, minimum: int, maximum: int) -> int | None:
         raw = request.query_params.get(name)
-        if raw is None or raw == "":
+        if raw is None:
             return None
         try:
             value = int(raw)
@@ -46,6 +47,16 @@ class Pagination(CountingPages):
 
     def get_offset(self, request) -> int:
         return self._parse(request, self.offset_query_param, 0, self.max_offset) or 0
+
+    def get_schema_operation_parameters(self, view):
+        """The parameters as the schema says them, with the bounds _parse enforces."""
+        bounds = {self.limit_query_param: (1, 10**9), self.offset_query_param: (0, self.max_offset)}
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] in bounds:
+                minimum, maximum = bounds[parameter["name"]]
+                parameter["schema"] = {"type": "integer", "minimum": minimum, "maximum": maximum}
+        return parameters
 
 
 class CSVRenderer(BaseRenderer):
@@ -74,9 +85,28 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+    if is_query_canceled(exc):
+        logger.warning("query stopped at WEB_STATEMENT_TIMEOUT_MS: %s", context["request"].get_full_path())
+        message = "The query took too long and was stopped; narrow the filters or search, or try again later."
+        return Response({"detail": message, "code": "query_timeout"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()  # one message for every 404, whatever raised it
     return drf_exception_handler(exc, context)
+
+
+class SingleValuedQueryMiddleware:
+    """Under /api/, a query parameter given twice (`?limit=5&limit=x`) is a 400, not a silent choice
+    of one: no parameter of the API takes a list."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if _wants_json(request):
+            repeated = sorted(name for name, values in request.GET.lists() if len(values) > 1)
+            if repeated:
+                return JsonResponse({name: ["Give this parameter once."] for name in repeated}, status=400)
+        return self.get_response(request)
 
 
 def _wants_json(request) -> bool:

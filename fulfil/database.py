@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from django.db import InterfaceError, OperationalError, connection, connections
+from django.db.backends.signals import connection_created
 from django.db.models import BooleanField, Model, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -133,3 +134,28 @@ def in_values(column: str, values: Sequence[Any]) -> Q | RawSQL:
     if not is_postgresql():
         return Q(**{f"{column}__in": values})
     return RawSQL(f'"{column}" = ANY(%s)', (list(values),), output_field=BooleanField())  # noqa: S611 - our column
+
+
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
+
+
+def is_query_canceled(exc: BaseException) -> bool:
+    """Whether a database error is a statement stopped by statement_timeout."""
+    return isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) == QUERY_CANCELED
+
+
+def limit_statement_time() -> None:
+    """From now on, every new PostgreSQL connection of this process stops a statement after
+    WEB_STATEMENT_TIMEOUT_MS (the web process calls it: a pathological search must not hold a
+    worker for minutes; Celery workers, whose imports run long statements, do not)."""
+    connection_created.connect(_set_statement_timeout, dispatch_uid="fulfil-statement-timeout")
+
+
+def _set_statement_timeout(sender: object, connection: Any, **kwargs: object) -> None:
+    if connection.vendor == "postgresql":
+        from django.conf import settings
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, false)", [f"{settings.WEB_STATEMENT_TIMEOUT_MS}ms"]
+            )

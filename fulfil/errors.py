@@ -22,3 +22,10 @@ class Conflict(ServiceError):
 
     status_code = 409
     code = "conflict"
+
+
+class NotFound(ServiceError):
+    """What the change is about does not exist (any more): another request deleted it."""
+
+    status_code = 404
+    code = "not_found"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -35,12 +36,23 @@ def _broker() -> str:
     return "ok"
 
 
-def health_check() -> dict[str, str]:
-    """`status` is "ok" when the database and the broker both answer, else "degraded"."""
+def _outbox() -> dict[str, Any]:
+    from webhooks.outbox import webhook_outbox_backlog
+
+    backlog = webhook_outbox_backlog()
+    return {"outbox_pending": backlog["pending"], "outbox_oldest_age_seconds": backlog["oldest_age_seconds"]}
+
+
+def health_check() -> dict[str, Any]:
+    """`status` is "ok" when the database and the broker both answer, else "degraded". The outbox
+    backlog (webhook events not yet queued, and the oldest one's age) is reported, not judged;
+    None when the database does not answer."""
     database, broker = _database(), _broker()
+    outbox = _outbox() if database == "ok" else {"outbox_pending": None, "outbox_oldest_age_seconds": None}
     return {
         "status": "ok" if database == broker == "ok" else "degraded",
         "database": database,
         "broker": broker,
         "version": fulfil.__version__,
+        **outbox,
     }

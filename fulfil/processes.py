@@ -106,12 +106,15 @@ class CeleryWorker(ChildProcess):
         loglevel: str = "INFO",
         env: Mapping[str, str] | None = None,
         log: Path | None = None,
+        beat: bool = False,
     ) -> None:
         self.name = f"{name}-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
         self.broker_url = (env or {}).get("CELERY_BROKER_URL")
         command = [sys.executable, "-m", "celery", "-A", "fulfil", "worker", "--queues", queues, "--pool", pool]
         command += ["--concurrency", str(concurrency), "--hostname", self.name, "--loglevel", loglevel]
         command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        if beat:  # the beat schedule inside this worker, its state in a scratch file
+            command += ["--beat", "--schedule", str(Path(tempfile.mkdtemp(prefix="fulfil-beat-")) / "schedule")]
         super().__init__(command, env=env, log=log)
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -176,6 +179,52 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class RedisServer(ChildProcess):
+    """A redis-server of the caller's own on a free port of loopback, keeping nothing on disk, that
+    a test may stop (`stop()`) and start again (`start()`) on the same port: a broker outage."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._start()
+
+    def _start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        super().__init__(command)
+        wait_until(self._answers, 10, f"redis-server on port {self.port}", self)
+
+    def start(self) -> None:
+        self._start()
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+class Gunicorn(ChildProcess):
+    """`make run`'s web server (gunicorn with gunicorn.conf.py) on a free port of loopback."""
+
+    def __init__(
+        self, *, env: Mapping[str, str] | None = None, args: Sequence[str] = (), app: str = "fulfil.wsgi"
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app]
+        super().__init__([*command, "--bind", f"127.0.0.1:{self.port}", *args], env=env)
+        wait_until(self._answers, 30, f"gunicorn on port {self.port}", self)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
 
 
 def wait_until(

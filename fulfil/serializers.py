@@ -2,9 +2,62 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import QueryDict
 from rest_framework import serializers
 
 from fulfil.jobs import BackgroundJob
+
+# What a JSON value must be for a field of each kind (the first that matches decides); DRF itself
+# would take "true" or 1 for a boolean, 7 for a string and "7" for a number.
+_JSON_TYPES: tuple[tuple[type[serializers.Field], tuple[type, ...], str], ...] = (
+    (serializers.BooleanField, (bool,), "true or false"),
+    (serializers.IntegerField, (int,), "a whole number"),
+    (serializers.FloatField, (int, float), "a number"),
+    (serializers.ChoiceField, (str,), "a string"),
+    (serializers.CharField, (str,), "a string"),
+    (serializers.DateTimeField, (str,), "a date-time string"),
+    (serializers.ListField, (list,), "a list"),
+    (serializers.DictField, (dict,), "an object"),
+)
+
+
+def json_type_error(field: serializers.Field, value: Any) -> str | None:
+    """Why `value` is not of the JSON type `field` takes (the items of a list or object included), or None."""
+    if value is None:
+        return None  # the field's own rules decide about null
+    for kind, types, words in _JSON_TYPES:
+        if isinstance(field, kind):
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                return f"Must be {words}."
+            break
+    child = getattr(field, "child", None)
+    if isinstance(field, serializers.ListField | serializers.DictField) and child is not None:
+        items = value.values() if isinstance(value, dict) else value
+        for item in items:
+            error = json_type_error(child, item)
+            if error:
+                return f"Each item: {error[0].lower()}{error[1:]}"
+    return None
+
+
+class StrictJSONMixin:
+    """Refuses a JSON value of the wrong type (a 400 naming the field) instead of converting it, so
+    a JSON request is accepted exactly when it matches the schema's types. Form-encoded and
+    multipart bodies, whose values are all text, are converted as Django's forms do."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping) and not isinstance(data, QueryDict):
+            errors = {}
+            for name, field in self.fields.items():  # type: ignore[attr-defined]
+                error = None if field.read_only else json_type_error(field, data.get(name))
+                if error:
+                    errors[name] = [error]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)  # type: ignore[misc]
 
 
 class BackgroundJobStatusSerializer(serializers.ModelSerializer):
@@ -126,3 +179,9 @@ class HealthSerializer(serializers.Serializer):
     database = serializers.CharField()
     broker = serializers.CharField()
     version = serializers.CharField()
+    outbox_pending = serializers.IntegerField(
+        allow_null=True, help_text="Webhook events not yet handed to the broker (null: the database is down)."
+    )
+    outbox_oldest_age_seconds = serializers.FloatField(
+        allow_null=True, help_text="Age of the oldest of them, in seconds (null: none)."
+    )

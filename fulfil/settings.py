@@ -67,6 +67,38 @@ def _origins(name: str) -> list[str]:
     return origins
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(name: str, text: str) -> int:
+    """A duration: a whole number of seconds, or one with a unit (30s, 5m, 2h, 5d)."""
+    value = text.strip().lower()
+    number, unit = (value[:-1], value[-1]) if value[-1:] in _UNITS else (value, "s")
+    if not number.isascii() or not number.isdigit():
+        raise ImproperlyConfigured(f"{name}: {text.strip()!r} is not a duration such as 30, 30s, 5m, 2h or 5d")
+    return int(number) * _UNITS[unit]
+
+
+def _duration(name: str, default: str) -> int:
+    raw = env.str(name, default=None)
+    return _seconds(name, raw if raw is not None and raw.strip() else default)
+
+
+def _durations(name: str, default: str) -> tuple[int, ...]:
+    raw = env.str(name, default=None)
+    raw = raw if raw is not None and raw.strip() else default
+    return tuple(_seconds(name, item) for item in raw.split(","))
+
+
+def _rate(name: str, default: str) -> str:
+    """A request rate as DRF writes it: a number, a slash and second, minute, hour or day (60/min)."""
+    value = (env.str(name, default=None) or default).strip()
+    number, _, period = value.partition("/")
+    if not (number.isascii() and number.isdigit() and period[:1] in ("s", "m", "h", "d")):
+        raise ImproperlyConfigured(f"{name} must look like 60/min (per sec, min, hour or day), got {value!r}")
+    return value
+
+
 def _url(name: str, default: str, schemes: tuple[str, ...]) -> str:
     value = env.str(name, default=default).strip() or default
     scheme = urlsplit(value).scheme
@@ -110,6 +142,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "django_celery_results",
+    "axes",
     "fulfil",
     "products",
     "imports",
@@ -124,10 +157,13 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "fulfil.api.SingleValuedQueryMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "fulfil.urls"
@@ -176,6 +212,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth, i18n, static -----------------------------------------------------------------
 
+# django-axes first: it refuses a login from a locked-out address or for a locked-out username
+# before the password is checked (see "Security" in the README).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -240,6 +279,26 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# The client's address: the connecting one, or behind the TLS proxy the one it appends to
+# X-Forwarded-For (a client cannot choose what the throttles and the login lock-out count).
+TRUSTED_PROXIES = 1 if SECURE_PROXY_SSL_HEADER else 0
+
+# --- Login lock-out (django-axes) -------------------------------------------------------
+
+# After LOGIN_FAILURE_LIMIT failed admin logins from one address, or for one username, further
+# tries from it (or for it) are refused with 429 for LOGIN_LOCKOUT_MINUTES; a success does not
+# clear failures. `manage.py axes_reset` lifts every lock-out at once. A maintained library rather
+# than a rule of our own: it hooks every way Django authenticates (not only the admin's form), keeps
+# its records in the database (no Redis needed, shared by every web process), and brings an admin
+# page of attempts and the commands to lift lock-outs.
+AXES_FAILURE_LIMIT = _int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = _int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True  # failures are recorded; successful logins are not worth a row each
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXIES or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if TRUSTED_PROXIES else ["REMOTE_ADDR"]
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
 
 # --- REST framework ---------------------------------------------------------------------
 
@@ -250,15 +309,42 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["fulfil.permissions.ModelPermissions"],
     "DEFAULT_PAGINATION_CLASS": "fulfil.api.Pagination",
+    # The schema documents JSON bodies (uploads: multipart, on their own endpoint), whose values
+    # must have its types (fulfil.serializers.StrictJSONMixin). Form-encoded and multipart bodies
+    # are still read, as they always were (the browsable API's forms, scripts using curl -d), with
+    # Django's form coercion of their text values.
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # No search by default (a list with search fields names its bounded search filter); ordering
+    # refuses what it does not know (fulfil.filters).
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "fulfil.filters.StrictOrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "fulfil.schema.AutoSchema",
     "EXCEPTION_HANDLER": "fulfil.api.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # fulfil.throttles: per address for anonymous callers, per user for writes, uploads and
+    # webhook test sends (the rates below, read when each request is counted).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "fulfil.throttles.AnonThrottle",
+        "fulfil.throttles.WriteThrottle",
+        "fulfil.throttles.ActionThrottle",
+    ],
+    "NUM_PROXIES": TRUSTED_PROXIES,
 }
+API_THROTTLE_RATES = {
+    "anon": _rate("API_THROTTLE_ANON", "60/min"),
+    "write": _rate("API_THROTTLE_WRITES", "600/min"),
+    "upload": _rate("API_THROTTLE_UPLOADS", "30/hour"),
+    "webhook_test": _rate("API_THROTTLE_WEBHOOK_TESTS", "20/min"),
+}
+# A statement of the web process (API and admin) stops after this long (PostgreSQL); the API
+# answers 503. Workers have no such limit (imports write in long statements).
+WEB_STATEMENT_TIMEOUT_MS = _int("WEB_STATEMENT_TIMEOUT_MS", 5000, minimum=100)
 SPECTACULAR_SETTINGS = {
     "TITLE": "FulFil API",
     "DESCRIPTION": "Product catalogue, CSV imports and webhooks.",
@@ -270,6 +356,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["fulfil.schema.strip_optional_slash"],
     "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "fulfil.jobs.BackgroundJob.Status"},
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
 }
 
 # --- Celery -----------------------------------------------------------------------------
@@ -330,6 +417,28 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 CELERY_RESULT_EXPIRES = _int("CELERY_RESULT_EXPIRES_DAYS", 7, minimum=1) * 86400
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# --- Cache (throttle counters) ----------------------------------------------------------
+
+# CACHE_URL, or the broker's Redis when it is Redis, or this process's memory (the embedded
+# quick start: one web process). The throttles fail open when it is unreachable.
+_cache_url = env.str("CACHE_URL", default="").strip()
+if not _cache_url and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    _cache_url = CELERY_BROKER_URL
+if _cache_url and not _cache_url.startswith(("redis://", "rediss://", "locmem://")):
+    raise ImproperlyConfigured(f"CACHE_URL must start with redis://, rediss:// or locmem://, got {_cache_url!r}")
+if _cache_url.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+            "KEY_PREFIX": "fulfil-cache",
+            # A Redis that is down must cost a request a moment, not a hang.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fulfil"}}
+
 # --- Webhooks ---------------------------------------------------------------------------
 
 # Off: webhook URLs that are or resolve to loopback, private or shared addresses are refused
@@ -337,11 +446,34 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # (cloud metadata), multicast and reserved addresses are refused either way.
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = _bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
 WEBHOOK_REQUIRE_HTTPS = _bool("WEBHOOK_REQUIRE_HTTPS", False)
-# Longest wait before a retry, in seconds (also caps Retry-After). At most an hour: a retry is a
-# delayed broker message and must come due within the broker's visibility timeout (3900 s).
-WEBHOOK_RETRY_BACKOFF_MAX = _int("WEBHOOK_RETRY_BACKOFF_MAX", 3600, maximum=3600)
-# A webhook is disabled after this many failed deliveries in a row (0: never).
-WEBHOOK_DISABLE_AFTER_FAILURES = _int("WEBHOOK_DISABLE_AFTER_FAILURES", 10)
+# Waits before each retry of a failed delivery (the first attempt is immediate); a webhook makes
+# up to its retry_count retries, the last wait repeating past the end of the list.
+WEBHOOK_RETRY_SCHEDULE = _durations("WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h")
+# The longest wait before a retry, in seconds: caps the schedule and a receiver's Retry-After.
+WEBHOOK_RETRY_BACKOFF_MAX = _int("WEBHOOK_RETRY_BACKOFF_MAX", 36_000, maximum=7 * 86400)
+# A retry due within this many seconds is queued at once as a delayed message; a later one waits
+# in the database (its attempt's next_attempt_at) until the relay queues it, because Redis hands
+# an unacknowledged delayed message to another worker after CELERY_VISIBILITY_TIMEOUT.
+WEBHOOK_RETRY_COUNTDOWN_MAX = _int("WEBHOOK_RETRY_COUNTDOWN_MAX", 60, minimum=0, maximum=600)
+# A webhook whose every attempt has failed for this long is disabled (0: never); a 410 Gone
+# disables it at once.
+WEBHOOK_DISABLE_AFTER = _duration("WEBHOOK_DISABLE_AFTER", "5d")
+# Deprecated: failures are no longer counted. Only 0 ("never disable") still means something,
+# as WEBHOOK_DISABLE_AFTER=0 (see fulfil.checks).
+WEBHOOK_DISABLE_AFTER_FAILURES = _int("WEBHOOK_DISABLE_AFTER_FAILURES", -1, minimum=-1)
+if WEBHOOK_DISABLE_AFTER_FAILURES == 0 and env.str("WEBHOOK_DISABLE_AFTER", default="") == "":
+    WEBHOOK_DISABLE_AFTER = 0
+# Seconds between runs of the relay (beat): it queues outbox events that the after-commit kick
+# could not, and retries that have come due.
+WEBHOOK_RELAY_INTERVAL = _int("WEBHOOK_RELAY_INTERVAL", 5, minimum=1, maximum=300)
+# A run that waited in the queue longer than the interval is dropped: the next one does its work.
+CELERY_BEAT_SCHEDULE["webhook-relay"] = {
+    "task": "webhooks.tasks.webhook_relay_task",
+    "schedule": float(WEBHOOK_RELAY_INTERVAL),
+    "options": {"expires": float(WEBHOOK_RELAY_INTERVAL)},
+}
+# A delayed message must come due well inside the visibility timeout: at most half of it.
+WEBHOOK_RETRY_COUNTDOWN_MAX = min(WEBHOOK_RETRY_COUNTDOWN_MAX, _int("CELERY_VISIBILITY_TIMEOUT", 3900, minimum=1) // 2)
 WEBHOOK_LOG_RETENTION_DAYS = _int("WEBHOOK_LOG_RETENTION_DAYS", 30, minimum=1)
 
 # --- FulFil -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from fulfil import celery_ops
 from fulfil.health import health_check
 from fulfil.permissions import IsSuperuser
+from fulfil.schema import SingleObjectSchema
 from fulfil.serializers import (
     CeleryTaskRevokedSerializer,
     CeleryTaskStateSerializer,
@@ -27,6 +28,7 @@ class HealthViewSet(viewsets.ViewSet):
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
+    schema = SingleObjectSchema()
 
     @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
     def list(self, request: Request) -> Response:

@@ -12,9 +12,9 @@ from drf_spectacular.utils import (
     extend_schema_view,
     inline_serializer,
 )
-from rest_framework import filters, serializers, status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,7 +24,7 @@ from fulfil.api import CSVRenderer, csv_download
 from fulfil.booleans import parse_bool
 from fulfil.jobs import background_job_status
 from products import services
-from products.filters import ProductFilter, StrictOrderingFilter
+from products.filters import BoundedSearchFilter, ProductFilter, ProductOrderingFilter
 from products.models import ProductDeletion
 from products.selectors import product_export, product_list
 from products.serializers import ProductDeletionStatusSerializer, ProductSerializer
@@ -50,7 +50,7 @@ class ProductViewSet(viewsets.ModelViewSet):
     """The product catalogue. Writes go through products.services."""
 
     serializer_class = ProductSerializer
-    filter_backends = (DjangoFilterBackend, filters.SearchFilter, StrictOrderingFilter)
+    filter_backends = (DjangoFilterBackend, BoundedSearchFilter, ProductOrderingFilter)
     filterset_class = ProductFilter
     search_fields = ("sku", "name", "description")
     ordering_fields = ("sku", "name", "created_at", "updated_at")
@@ -67,7 +67,8 @@ class ProductViewSet(viewsets.ModelViewSet):
         serializer.instance = services.product_update(product=serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, instance):
-        services.product_delete(product=instance)
+        if not services.product_delete(product=instance):
+            raise NotFound()  # another request deleted it a moment ago
 
     @extend_schema(
         parameters=[

@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from fulfil.serializers import BackgroundJobStatusSerializer
+from fulfil.serializers import BackgroundJobStatusSerializer, StrictJSONMixin
 from products.models import Product, ProductDeletion
 
 
@@ -15,7 +15,7 @@ class MissingIsUnsetBooleanField(serializers.BooleanField):
     default_empty_html = empty
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(StrictJSONMixin, serializers.ModelSerializer):
     """Validates shapes and lengths; uniqueness is the service's (a 409, not a 400)."""
 
     active = MissingIsUnsetBooleanField(

@@ -11,10 +11,10 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from fulfil.errors import Conflict
+from fulfil.errors import Conflict, NotFound
 from fulfil.jobs import JobRunner, background_job_enqueue, job_owner
 from products.models import Product, ProductDeletion
 from products.selectors import product_get_by_sku
@@ -61,6 +61,10 @@ def _save(product: Product, *, update_fields: list[str] | None = None) -> None:
         if "product_sku_ci_unique" in str(exc) or "sku_key" in str(exc):
             raise _sku_conflict(product.sku) from None
         raise
+    except DatabaseError as exc:
+        if update_fields is not None and "did not affect any rows" in str(exc):
+            raise NotFound("Not found: the product was deleted meanwhile.") from None
+        raise
 
 
 def product_create(*, sku: str, name: str, description: str = "", active: bool = True) -> Product:
@@ -91,11 +95,13 @@ def product_update(*, product: Product, **changes: Any) -> Product:
     return product
 
 
-def product_delete(*, product: Product) -> None:
-    """Delete one product."""
+def product_delete(*, product: Product) -> bool:
+    """Delete one product; False (and no event) when another request deleted it first."""
     with transaction.atomic():
-        webhook_events.product_event_emit(event=webhook_events.PRODUCT_DELETED, products=[product])
-        product.delete()
+        deleted, _ = Product.objects.filter(pk=product.pk).delete()
+        if deleted:
+            webhook_events.product_event_emit(event=webhook_events.PRODUCT_DELETED, products=[product])
+    return bool(deleted)
 
 
 def product_set_active(*, products: Iterable[Product], active: bool) -> int:

@@ -50,6 +50,7 @@ class Reply:
     body: bytes = b"ok"
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
+    trickle: float = 0.0  # seconds between the bytes of the answer (status line, headers and body)
 
 
 class Receiver:
@@ -62,8 +63,15 @@ class Receiver:
         self.stopping = threading.Event()
         self.port = 0
 
-    def reply(self, status: int = 200, body: bytes = b"ok", headers: dict | None = None, delay: float = 0.0) -> None:
-        self.replies.append(Reply(status, body, tuple((headers or {}).items()), delay))
+    def reply(
+        self,
+        status: int = 200,
+        body: bytes = b"ok",
+        headers: dict | None = None,
+        delay: float = 0.0,
+        trickle: float = 0.0,
+    ) -> None:
+        self.replies.append(Reply(status, body, tuple((headers or {}).items()), delay, trickle))
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -95,6 +103,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             reply = receiver.answer(Received(self.command, self.path, dict(self.headers.items()), body))
             if reply.delay and receiver.stopping.wait(reply.delay):
                 return
+            wfile = self.wfile
+            if reply.trickle:
+                self.wfile = _Trickle(wfile, reply.trickle, receiver.stopping)  # type: ignore[assignment]
             try:
                 self.send_response(reply.status)
                 for name, value in reply.headers:
@@ -104,7 +115,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(reply.body)
             except OSError:
-                pass  # the client gave up (a timeout test)
+                self.close_connection = True  # the client gave up (a timeout test)
+            finally:
+                self.wfile = wfile
 
         do_GET = do_PUT = do_PATCH = do_DELETE = do_POST
 
@@ -112,6 +125,24 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             pass  # what the receiver records is its log
 
     return Handler
+
+
+class _Trickle:
+    """A writer that sends one byte at a time, `pause` seconds apart (a receiver that trickles)."""
+
+    def __init__(self, raw, pause: float, stopping: threading.Event) -> None:
+        self.raw, self.pause, self.stopping = raw, pause, stopping
+
+    def write(self, data: bytes) -> int:
+        for index in range(len(data)):
+            if self.stopping.wait(self.pause):
+                raise OSError("the receiver is stopping")
+            self.raw.write(data[index : index + 1])
+            self.raw.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
 
 
 def make_server(receiver: Receiver, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import truncatechars
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from fulfil.errors import ServiceError
@@ -18,7 +21,7 @@ from fulfil.fields import max_length
 from webhooks import admin_fields, services
 from webhooks.delivery import webhook_send_test
 from webhooks.events import EVENTS, TEST_EVENT
-from webhooks.headers import MASK, mask_headers, unmask_headers
+from webhooks.headers import MASK, credentials_to_reenter, mask_headers, reentry_errors, unmask_headers
 from webhooks.models import Webhook, WebhookDelivery
 
 FORM_FIELDS = ("url", "description", "events", "is_active", "headers", "retry_count", "timeout_seconds")
@@ -75,10 +78,27 @@ class WebhookForm(forms.ModelForm):
 
     def clean_headers(self) -> object:
         stored = self.instance.headers if self.instance.pk else {}
+        self.headers_as_given = self.cleaned_data["headers"]
         try:
             return unmask_headers(self.cleaned_data["headers"], stored=stored)
         except ValidationError as exc:
             raise ValidationError(exc.message_dict["headers"]) from None
+
+    def clean(self) -> dict:
+        """A URL moving to another origin needs the stored credentials entered again (as the API does)."""
+        cleaned = super().clean() or {}
+        if self.instance.pk and "url" in cleaned and hasattr(self, "headers_as_given"):
+            missing = credentials_to_reenter(
+                stored_url=self.instance.url,
+                stored_secret=self.instance.secret,
+                stored_headers=self.instance.headers,
+                url=cleaned["url"],
+                secret_given=bool(cleaned.get("secret") or cleaned.get("clear_secret")),
+                headers=self.headers_as_given,
+            )
+            for field, errors in reentry_errors(missing).items():
+                self.add_error(field, errors)
+        return cleaned
 
     def changes(self) -> dict:
         """The values to hand to the service; the secret only when it is replaced or removed."""
@@ -103,6 +123,12 @@ class OptionalJSONField(forms.JSONField):
 
     def prepare_value(self, value):
         return "" if value is None else super().prepare_value(value)
+
+
+class ResendForm(forms.Form):
+    since = forms.DateTimeField(
+        help_text="Events from this time on (in the site's time zone, e.g. 2026-01-31 14:00) are sent again."
+    )
 
 
 class SendTestForm(forms.Form):
@@ -134,6 +160,7 @@ class WebhookAdmin(admin.ModelAdmin):
         "success_count",
         "failure_count",
         "consecutive_failures",
+        "failing_since",
         "created_at",
         "updated_at",
     )
@@ -147,6 +174,7 @@ class WebhookAdmin(admin.ModelAdmin):
                 "fields": (
                     "last_triggered_at",
                     "last_error",
+                    "failing_since",
                     ("success_count", "failure_count", "consecutive_failures"),
                     ("created_at", "updated_at"),
                 )
@@ -195,10 +223,24 @@ class WebhookAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            saved = services.webhook_update(webhook=Webhook.objects.get(pk=obj.pk), **form.changes())
+            before = Webhook.objects.get(pk=obj.pk)
+            saved = services.webhook_update(webhook=before, **form.changes())
+            if saved.is_active and not before.is_active:
+                self._offer_resend(request, saved)
         else:
             saved = services.webhook_create(**form.changes())
         obj.pk = saved.pk
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        webhook = self.get_object(request, unquote(object_id))
+        if request.method == "GET" and webhook is not None and not webhook.is_active and webhook.last_error:
+            self.message_user(request, f"This webhook is disabled. {webhook.last_error}", messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _offer_resend(self, request: HttpRequest, webhook: Webhook) -> None:
+        url = reverse("admin:webhooks_webhook_resend", args=[webhook.pk])
+        message = format_html('{} is enabled again. <a href="{}">Resend what it missed…</a>', webhook, url)
+        self.message_user(request, message, messages.INFO)
 
     def delete_model(self, request, obj):
         services.webhook_delete(webhook=obj)
@@ -216,23 +258,71 @@ class WebhookAdmin(admin.ModelAdmin):
         self._set_active(request, queryset, False)
 
     def _set_active(self, request: HttpRequest, queryset: QuerySet[Webhook], active: bool) -> None:
+        enabling = [webhook for webhook in queryset if active and not webhook.is_active]
         changed = services.webhook_set_active(webhooks=queryset, active=active)
+        for webhook in enabling:
+            self._offer_resend(request, webhook)
         state = "enabled" if active else "disabled"
         message = ngettext("%(count)d webhook %(state)s.", "%(count)d webhooks %(state)s.", changed)
         self.message_user(request, message % {"count": changed, "state": state}, messages.SUCCESS)
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.send_test_view)
-        return [path("<path:object_id>/send-test/", view, name="webhooks_webhook_send_test"), *super().get_urls()]
+        send_test = self.admin_site.admin_view(self.send_test_view)
+        resend = self.admin_site.admin_view(self.resend_view)
+        return [
+            path("<path:object_id>/send-test/", send_test, name="webhooks_webhook_send_test"),
+            path("<path:object_id>/resend/", resend, name="webhooks_webhook_resend"),
+            *super().get_urls(),
+        ]
 
-    def send_test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """GET: a form to pick the event and data. POST: send it now and show what came back."""
+    def _changeable(self, request: HttpRequest, object_id: str) -> Webhook | HttpResponse:
+        """The webhook a page acts on, or the admin's own "no such object" answer (a message and a
+        redirect to the list); PermissionDenied without the change permission."""
         webhook = self.get_object(request, unquote(object_id))
         if webhook is None:
-            # The admin's own "no such object" answer (a message and a redirect to the list).
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
         if not self.has_change_permission(request, webhook):
             raise PermissionDenied
+        return webhook
+
+    def _page(self, request: HttpRequest, webhook: Webhook, template: str, **context: object) -> TemplateResponse:
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "original": webhook, **context}
+        return TemplateResponse(request, f"admin/webhooks/webhook/{template}", context)
+
+    def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET: a form for the time to resend from. POST: queue what the webhook never received."""
+        webhook = self._changeable(request, object_id)
+        if isinstance(webhook, HttpResponse):
+            return webhook
+        since = webhook.failing_since or timezone.now() - timedelta(days=1)
+        form = ResendForm(request.POST or None, initial={"since": timezone.localtime(since).replace(microsecond=0)})
+        if request.method == "POST" and form.is_valid():
+            try:
+                queued = services.webhook_recover(webhook=webhook, since=form.cleaned_data["since"])
+            except ServiceError as exc:
+                form.add_error(None, str(exc))
+            else:
+                message = ngettext(
+                    "%(count)d event queued to be sent again.", "%(count)d events queued to be sent again.", queued
+                )
+                self.message_user(request, message % {"count": queued}, messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:webhooks_webhook_change", args=[webhook.pk]))
+        return self._page(
+            request,
+            webhook,
+            "resend.html",
+            title=f"Resend failed deliveries to {webhook.url}",
+            page_name="Resend failed since…",
+            form=form,
+            submit_label="Resend",
+            submit_name="_resend",
+        )
+
+    def send_test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET: a form to pick the event and data. POST: send it now and show what came back."""
+        webhook = self._changeable(request, object_id)
+        if isinstance(webhook, HttpResponse):
+            return webhook
         form = SendTestForm(request.POST or None)
         result = None
         if request.method == "POST" and form.is_valid():
@@ -242,16 +332,18 @@ class WebhookAdmin(admin.ModelAdmin):
                 )
             except ServiceError as exc:
                 form.add_error(None, str(exc))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "original": webhook,
-            "title": f"Send a test to {webhook.url}",
-            "form": form,
-            "result": result,
-            "log_url": reverse("admin:webhooks_webhookdelivery_changelist") + f"?webhook__id__exact={webhook.pk}",
-        }
-        return TemplateResponse(request, "admin/webhooks/webhook/send_test.html", context)
+        return self._page(
+            request,
+            webhook,
+            "send_test.html",
+            title=f"Send a test to {webhook.url}",
+            page_name="Send test",
+            form=form,
+            result=result,
+            submit_label="Send test",
+            submit_name="_send",
+            log_url=reverse("admin:webhooks_webhookdelivery_changelist") + f"?webhook__id__exact={webhook.pk}",
+        )
 
 
 @admin.register(WebhookDelivery)

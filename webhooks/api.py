@@ -16,6 +16,8 @@ from webhooks.models import Webhook, WebhookDelivery
 from webhooks.selectors import webhook_delivery_list, webhook_list
 from webhooks.serializers import (
     WebhookDeliverySerializer,
+    WebhookRecoverSerializer,
+    WebhookRecoveryQueuedSerializer,
     WebhookRedeliverySerializer,
     WebhookSerializer,
     WebhookTestResultSerializer,
@@ -28,7 +30,11 @@ class WebhookViewSet(viewsets.ModelViewSet):
 
     serializer_class = WebhookSerializer
     # Sending a test or a redelivery acts on an existing webhook: it needs `change`, not `add`.
-    action_permissions = {"test": permissions.CHANGE_WEBHOOKS, "redeliver": permissions.CHANGE_WEBHOOKS}
+    action_permissions = {
+        "test": permissions.CHANGE_WEBHOOKS,
+        "redeliver": permissions.CHANGE_WEBHOOKS,
+        "recover": permissions.CHANGE_WEBHOOKS,
+    }
     filter_backends = ()
     filterset_class = None  # the log's (see logs); declared so that an action may set it
 
@@ -88,3 +94,14 @@ class WebhookViewSet(viewsets.ModelViewSet):
         services.webhook_redeliver(delivery=delivery)
         body = {"detail": "Redelivery queued.", "delivery_id": delivery.delivery_id}
         return Response(WebhookRedeliverySerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=WebhookRecoverSerializer, responses={202: WebhookRecoveryQueuedSerializer})
+    @action(detail=True, methods=["post"])
+    def recover(self, request, pk=None):
+        """Send again, once each, every event since `since` that this webhook never received (202)."""
+        webhook = self.get_object()
+        serializer = WebhookRecoverSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        queued = services.webhook_recover(webhook=webhook, since=serializer.validated_data["since"])
+        body = {"detail": f"{queued} event(s) queued to be sent again.", "queued": queued}
+        return Response(WebhookRecoveryQueuedSerializer(body).data, status=status.HTTP_202_ACCEPTED)

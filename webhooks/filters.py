@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
-from fulfil.filters import BooleanWordFilter
+from fulfil.filters import AnyTextFilter, BooleanWordFilter
 
 
 class WebhookDeliveryFilter(django_filters.FilterSet):
@@ -15,5 +15,5 @@ class WebhookDeliveryFilter(django_filters.FilterSet):
     when it documents the parameters). Each filter names its field instead.
     """
 
-    event = django_filters.CharFilter(field_name="event", help_text="Only this event.")
+    event = AnyTextFilter(field_name="event", help_text="Only this event.")
     success = BooleanWordFilter(field_name="success", help_text="Only successful (true) or failed attempts.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
@@ -82,7 +83,7 @@ def mask_headers(headers: dict[str, str]) -> dict[str, str]:
         if name in ("X-Webhook-Signature", "webhook-signature"):
             scheme = value.split("=", 1)[0] + "=" if name == "X-Webhook-Signature" else value.split(",", 1)[0] + ","
             masked[name] = scheme + MASK
-        elif name not in ("webhook-id", "webhook-timestamp") and _SECRET_HEADER.search(name):
+        elif name not in ("webhook-id", "webhook-timestamp") and is_secret_header(name):
             masked[name] = MASK
         else:
             masked[name] = value
@@ -104,3 +105,49 @@ def unmask_headers(headers: Any, *, stored: dict[str, str]) -> Any:
             value = stored_by_name[name.lower()]
         unmasked[name] = value
     return unmasked
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether a header's name looks like it carries a credential (its value is masked)."""
+    return bool(_SECRET_HEADER.search(name))
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").rstrip(".").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def credentials_to_reenter(
+    *, stored_url: str, stored_secret: str, stored_headers: dict[str, str], url: Any, secret_given: bool, headers: Any
+) -> list[str]:
+    """When a webhook's URL moves to another origin (scheme, host or port), the stored credentials
+    that would follow it without having been entered again: "secret" unless a secret (or its
+    removal) is given, and each secret-looking header kept as stored (sent as MASK, or all headers
+    left out with `headers` None). So whoever may edit a webhook cannot send its credentials to a
+    server of their choosing without knowing them."""
+    if not isinstance(url, str) or _origin(url) == _origin(stored_url):
+        return []
+    missing = ["secret"] if stored_secret and not secret_given else []
+    given = {str(name).lower(): value for name, value in headers.items()} if isinstance(headers, dict) else None
+    for name in stored_headers:
+        if is_secret_header(name) and (given is None or given.get(name.lower()) == MASK):
+            missing.append(name)
+    return missing
+
+
+def reentry_errors(missing: list[str]) -> dict[str, list[str]]:
+    """Field errors for credentials_to_reenter's answer."""
+    errors = {}
+    if "secret" in missing:
+        errors["secret"] = ["The URL moves to another origin: enter the secret again (or remove it)."]
+    names = sorted((name for name in missing if name != "secret"), key=str.lower)
+    if names:
+        errors["headers"] = [
+            f"The URL moves to another origin: enter the values of {', '.join(names)} again (or leave them out)."
+        ]
+    return errors

@@ -4,6 +4,7 @@ import uuid
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from webhooks.headers import validate_headers
 from webhooks.validators import validate_events, validate_secret, validate_webhook_url
@@ -40,9 +41,11 @@ class Webhook(models.Model):
     last_error = models.TextField(blank=True, editable=False)
     success_count = models.PositiveBigIntegerField(default=0, editable=False)
     failure_count = models.PositiveBigIntegerField(default=0, editable=False)
-    # Failed deliveries (an event whose every attempt failed) since the last success; see
-    # WEBHOOK_DISABLE_AFTER_FAILURES.
+    # Failed deliveries (an event whose every attempt failed) since the last success, for the admin.
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    # When the run of failed attempts began (empty after a success); past WEBHOOK_DISABLE_AFTER the
+    # webhook is disabled (see delivery.webhook_disable_reason).
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -76,6 +79,7 @@ class WebhookDelivery(models.Model):
         RETRY = "retry", "retry"
         TEST = "test", "test"
         REDELIVERY = "redelivery", "redelivery"
+        RECOVERY = "recovery", "recovery"
 
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
     event = models.CharField(max_length=100)
@@ -91,6 +95,12 @@ class WebhookDelivery(models.Model):
     response_time_ms = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the retry is due; empty if none.")
+    # The place of this attempt in its event's run of tries (1, then each retry), from which the
+    # next retry is numbered; empty for tests, redeliveries and recoveries.
+    run_attempt = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    # When the retry was handed to the broker: at once for a short wait (a delayed message), by
+    # the relay (delivery.webhook_retries_queue_due) once due for a long one.
+    retry_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The task that made this attempt (see delivery.webhook_deliver): a task the broker delivers
     # twice finds its key logged and sends once. Empty for test sends.
     task_key = models.UUIDField(null=True, blank=True, editable=False)
@@ -107,13 +117,35 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["webhook", "-created_at"], name="webhook_delivery_webhook_idx"),
             models.Index(fields=["event", "-created_at"], name="webhook_delivery_event_idx"),
-            # Retries scheduled (selectors.webhook_backlog): only the failed attempts that were to be retried.
+            models.Index(fields=["delivery_id"], name="webhook_delivery_success_idx", condition=models.Q(success=True)),
             models.Index(
                 fields=["next_attempt_at"],
-                name="webhook_delivery_retry_idx",
-                condition=models.Q(next_attempt_at__isnull=False),
+                name="webhook_delivery_due_idx",
+                condition=models.Q(next_attempt_at__isnull=False, retry_queued_at__isnull=True),
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.event} #{self.attempt} → {self.status_code or self.error[:40] or 'pending'}"
+
+
+class WebhookEvent(models.Model):
+    """An emitted event: the outbox row, written in the same transaction as the change it reports,
+    moved to the broker by the relay (webhooks.outbox), then kept for recovery until pruned."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, help_text="Each webhook's webhook-id derives from it.")
+    event = models.CharField(max_length=100)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the relay queued it; empty while pending.")
+
+    class Meta:
+        ordering = ("created_at",)
+        indexes = [
+            models.Index(
+                fields=["created_at"], name="webhook_event_pending_idx", condition=models.Q(sent_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.id} ({'sent' if self.sent_at else 'pending'})"

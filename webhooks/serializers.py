@@ -1,14 +1,31 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fulfil.fields import max_length
+from fulfil.serializers import StrictJSONMixin
 from webhooks.events import EVENTS, TEST_EVENT
-from webhooks.headers import MASK, mask_headers, validate_headers
+from webhooks.headers import MASK, MAX_HEADER_VALUE_LENGTH, MAX_HEADERS, mask_headers, validate_headers
 from webhooks.models import Webhook, WebhookDelivery
-from webhooks.validators import validate_events
+from webhooks.validators import URI_TAIL, validate_events, validate_webhook_url
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": MAX_HEADERS,
+        # Names are HTTP tokens; values visible ASCII with spaces or tabs only between characters.
+        "patternProperties": {
+            "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$": {
+                "type": "string",
+                "maxLength": MAX_HEADER_VALUE_LENGTH,
+                "pattern": "^([!-~]([ \t!-~]*[!-~])?)?$",
+            }
+        },
+        "additionalProperties": False,
+    }
+)
 class HeadersField(serializers.DictField):
     """Custom headers, shown with the values of secret-looking ones masked."""
 
@@ -16,10 +33,28 @@ class HeadersField(serializers.DictField):
         return mask_headers(super().to_representation(value))
 
 
-class WebhookSerializer(serializers.ModelSerializer):
+@extend_schema_field({"type": "array", "items": {"type": "string", "enum": list(EVENTS)}, "minItems": 1})
+class EventsField(serializers.ListField):
+    """Event names; validate_events says what is wrong with them (the schema says the same)."""
+
+
+# An http(s) URL with a host name of at most four labels (so never longer than DNS allows), as the
+# schema says it; IP addresses are accepted too, but not all: validate_webhook_url refuses internal ones.
+_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,60}[A-Za-z0-9])?"
+URL_PATTERN = rf"^https?://({_LABEL}\.){{1,3}}[A-Za-z]{{2,63}}(:[1-9][0-9]{{0,3}})?{URI_TAIL}$"
+
+
+class WebhookURLField(serializers.URLField):
+    """An http(s) URL; whether its host may be called is for validate_webhook_url."""
+
+    request_pattern = URL_PATTERN  # see fulfil.schema.AutoSchema
+
+
+class WebhookSerializer(StrictJSONMixin, serializers.ModelSerializer):
     """Shapes and lengths; the service validates the rest. The secret is write-only."""
 
-    events = serializers.ListField(
+    url = WebhookURLField(max_length=max_length(Webhook, "url"), validators=[validate_webhook_url])
+    events = EventsField(
         child=serializers.CharField(),
         validators=[validate_events],
         help_text="Event names: " + ", ".join(EVENTS) + ".",
@@ -79,7 +114,7 @@ class WebhookSerializer(serializers.ModelSerializer):
         return bool(webhook.secret)
 
 
-class WebhookTestSerializer(serializers.Serializer):
+class WebhookTestSerializer(StrictJSONMixin, serializers.Serializer):
     event = serializers.ChoiceField(choices=[TEST_EVENT, *EVENTS], required=False, default=TEST_EVENT)
     payload = serializers.DictField(required=False, help_text="The `data` of the event sent.")
 
@@ -118,3 +153,12 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 class WebhookRedeliverySerializer(serializers.Serializer):
     detail = serializers.CharField()
     delivery_id = serializers.UUIDField()
+
+
+class WebhookRecoverSerializer(StrictJSONMixin, serializers.Serializer):
+    since = serializers.DateTimeField(help_text="Resend the events from this time on (ISO 8601) that never arrived.")
+
+
+class WebhookRecoveryQueuedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    queued = serializers.IntegerField(help_text="Events queued to be sent again.")

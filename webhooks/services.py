@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from fulfil.database import delete_in_batches
 from fulfil.errors import Conflict
-from webhooks.headers import unmask_headers
+from webhooks.headers import credentials_to_reenter, reentry_errors, unmask_headers
 from webhooks.models import Webhook, WebhookDelivery
+from webhooks.selectors import webhook_undelivered
 
 EDITABLE_FIELDS = ("url", "events", "is_active", "secret", "description", "headers", "retry_count", "timeout_seconds")
 
@@ -53,8 +54,19 @@ def webhook_create(*, url: str, events: list[str], **values: Any) -> Webhook:
 
 
 def webhook_update(*, webhook: Webhook, **changes: Any) -> Webhook:
-    """Change some fields. Enabling a disabled webhook forgets its run of failures and its last error."""
+    """Change some fields. Enabling a disabled webhook forgets its run of failures and its last error.
+    A URL on another origin needs the secret and secret-looking headers entered again."""
     changes = _clean(changes)
+    missing = credentials_to_reenter(
+        stored_url=webhook.url,
+        stored_secret=webhook.secret,
+        stored_headers=webhook.headers,
+        url=changes.get("url"),
+        secret_given="secret" in changes,
+        headers=changes.get("headers") if "headers" in changes else None,
+    )
+    if missing:
+        raise ValidationError(reentry_errors(missing))
     if "headers" in changes:
         changes["headers"] = unmask_headers(changes["headers"], stored=webhook.headers)
     enabling = changes.get("is_active") is True and not webhook.is_active
@@ -62,6 +74,7 @@ def webhook_update(*, webhook: Webhook, **changes: Any) -> Webhook:
         setattr(webhook, field, value)
     if enabling:
         webhook.consecutive_failures = 0
+        webhook.failing_since = None
         webhook.last_error = ""
     webhook.full_clean()
     webhook.save()
@@ -78,7 +91,7 @@ def webhook_set_active(*, webhooks: Iterable[Webhook], active: bool) -> int:
     ids = [webhook.pk for webhook in webhooks if webhook.is_active != active]
     if not ids:
         return 0
-    extra = {"consecutive_failures": 0, "last_error": ""} if active else {}
+    extra = {"consecutive_failures": 0, "failing_since": None, "last_error": ""} if active else {}
     return Webhook.objects.filter(pk__in=ids).update(is_active=active, updated_at=timezone.now(), **extra)
 
 
@@ -105,6 +118,28 @@ def webhook_redeliver(*, delivery: WebhookDelivery) -> None:
         "key": str(uuid.uuid4()),
     }
     transaction.on_commit(lambda: webhook_deliver_task.delay(**kwargs))
+
+
+def webhook_recover(*, webhook: Webhook, since: datetime) -> int:
+    """Queue one more attempt of every event of `webhook` since `since` that it never received
+    (failed, or skipped while it was disabled), each with its own webhook-id; returns how many.
+
+    Each is one attempt, sent only if the delivery has not succeeded by then and no other attempt
+    of it is in flight, so a receiver gets each event once however often this is asked.
+    """
+    from webhooks.tasks import webhook_deliver_task
+
+    if not webhook.is_active:
+        raise Conflict("The webhook is disabled; enable it before resending.", code="webhook_disabled")
+    deliveries = webhook_undelivered(webhook=webhook, since=since)
+    recovery = {"trigger": WebhookDelivery.Trigger.RECOVERY.value}
+
+    def queue() -> None:
+        for kwargs in deliveries:
+            webhook_deliver_task.delay(**kwargs, **recovery, key=str(uuid.uuid4()))
+
+    transaction.on_commit(queue)
+    return len(deliveries)
 
 
 def webhook_delivery_log_prune(*, now: datetime | None = None) -> int:

@@ -3,17 +3,34 @@ is safe to run twice: an attempt already logged is not sent again."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Task, shared_task
-from celery.exceptions import Retry
+from celery.exceptions import Retry, SoftTimeLimitExceeded
+from django.conf import settings
 
-from webhooks import delivery, events
+from webhooks import delivery, events, outbox
 from webhooks.models import WebhookDelivery
 
+logger = logging.getLogger(__name__)
+
 # Results are not stored (one row per delivery in the result backend would double the writes);
-# the delivery log is the record. The time limit bounds a receiver that trickles its answer.
-_OPTIONS: dict[str, Any] = {"ignore_result": True, "acks_late": True, "soft_time_limit": 90, "time_limit": 120}
+# the delivery log is the record. An attempt ends by its own deadline (timeout_seconds, at most
+# 30 s); the time limits are a backstop, never above the worker-wide ones.
+_OPTIONS: dict[str, Any] = {
+    "ignore_result": True,
+    "acks_late": True,
+    "soft_time_limit": min(90, settings.CELERY_TASK_SOFT_TIME_LIMIT),
+    "time_limit": min(120, settings.CELERY_TASK_TIME_LIMIT),
+}
+_SOFT_LIMIT_RETRY = 5.0  # seconds before an attempt stopped outside its request is run again
+
+
+@shared_task(ignore_result=True)
+def webhook_relay_task() -> dict[str, int]:
+    """Beat, every WEBHOOK_RELAY_INTERVAL seconds: queue outbox events and retries that have come due."""
+    return outbox.webhook_relay()
 
 
 @shared_task(**_OPTIONS)
@@ -45,18 +62,27 @@ def webhook_deliver_task(
 
     The retry is returned, not raised (throw=False): the worker has queued it either way, and a
     raised Retry would escape an eager run with task_eager_propagates, where apply() runs a
-    returned one inline instead.
+    returned one inline instead. A soft time limit during the request is a failed attempt (the
+    service logs it); one anywhere else runs the same attempt again, so none is lost unlogged.
     """
-    outcome = delivery.webhook_deliver(
-        webhook_id=webhook_id,
-        delivery_id=delivery_id,
-        event=event,
-        payload=payload,
-        attempt=attempt,
-        trigger=trigger,
-        key=key,
-    )
-    if outcome.retry_in is not None:
-        retry = {"attempt": attempt + 1, "trigger": WebhookDelivery.Trigger.RETRY.value, "key": None}
-        return self.retry(countdown=outcome.retry_in, kwargs={**(self.request.kwargs or {}), **retry}, throw=False)
-    return None
+    kwargs = dict(self.request.kwargs or {})
+    try:
+        outcome = delivery.webhook_deliver(
+            webhook_id=webhook_id,
+            delivery_id=delivery_id,
+            event=event,
+            payload=payload,
+            attempt=attempt,
+            trigger=trigger,
+            key=key,
+        )
+    except SoftTimeLimitExceeded:
+        logger.warning(
+            "Webhook %s: %s attempt %s stopped by the time limit; running it again", webhook_id, event, attempt
+        )
+        return self.retry(countdown=_SOFT_LIMIT_RETRY, kwargs=kwargs, throw=False)
+    if outcome.retry_in is None:
+        return None
+    if not outcome.again:
+        kwargs.update({"attempt": attempt + 1, "trigger": WebhookDelivery.Trigger.RETRY.value, "key": None})
+    return self.retry(countdown=outcome.retry_in, kwargs=kwargs, throw=False)

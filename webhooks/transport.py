@@ -1,19 +1,23 @@
 """Outbound HTTP for webhooks. The only module in FulFil that makes HTTP requests.
 
-Every request has explicit connect and read timeouts, follows no redirects, reads at most 16 KB
-of the answer, ignores proxy settings from the environment, and goes through an SSRF guard: the
-host is resolved when the connection is opened (on every attempt) and every address it resolves
-to is checked before any packet is sent; the socket then connects to those vetted addresses
-only, so a DNS answer that changes between the check and the connect (rebinding) cannot slip
-through.
+Every request has one deadline for the whole attempt (connect, TLS, request, headers, body: a
+receiver that trickles its answer a byte at a time is cut off when it passes), follows no
+redirects, reads at most 16 KB of the answer, ignores proxy settings from the environment, and
+goes through an SSRF guard: the host is resolved when the connection is opened (on every
+attempt) and every address it resolves to is checked before any packet is sent; the socket then
+connects to those vetted addresses only, so a DNS answer that changes between the check and the
+connect (rebinding) cannot slip through. Cloud metadata services are refused by name and address
+whatever WEBHOOK_ALLOW_PRIVATE_NETWORKS says.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +35,35 @@ CONNECT_TIMEOUT = 5.0
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
 _PRIVATE = tuple(ipaddress.ip_network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Cloud metadata and instance services, refused even where private networks are allowed. Most
+# live at link-local 169.254.169.254 (refused as link-local anyway); these are not all link-local.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(address)
+    for address in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle, IBM
+        "169.254.170.2",  # AWS ECS task metadata
+        "169.254.169.253",  # AWS VPC DNS
+        "169.254.169.123",  # AWS time sync
+        "169.254.0.23",  # Tencent Cloud
+        "100.100.100.200",  # Alibaba Cloud (in shared 100.64/10)
+        "192.0.0.192",  # Oracle Cloud (classic)
+        "fd00:ec2::254",  # AWS IMDS over IPv6 (in private fc00::/7)
+        "fd00:ec2::253",  # AWS VPC DNS over IPv6
+        "fd00:ec2::123",  # AWS time sync over IPv6
+        "fd20:ce::254",  # GCP metadata over IPv6
+    )
+)
+METADATA_HOSTS = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "metadata.azure.internal",
+        "metadata.tencentyun.com",
+        "instance-data",
+        "instance-data.ec2.internal",
+    }
+)
 # What an HTTP/1.1 header can carry (RFC 9110 5.1 and 5.5), for fullmatch: a name is a token; a
 # value is visible ASCII, with spaces or tabs only between characters. The validators check saved
 # headers against these; post() names the culprit when a header saved before then cannot be sent.
@@ -50,6 +83,8 @@ def refusal_reason(address: str, *, allow_private: bool) -> str | None:
     169.254.169.254), multicast, unspecified and reserved addresses never are.
     """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip in METADATA_ADDRESSES and not ip.is_link_local:
+        return "a cloud metadata address"
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
         if embedded is None and ip in _NAT64:
@@ -75,6 +110,60 @@ def refusal_reason(address: str, *, allow_private: bool) -> str | None:
     return None if allow_private else f"{kind} (allowed only with WEBHOOK_ALLOW_PRIVATE_NETWORKS=true)"
 
 
+def host_refusal_reason(host: str) -> str | None:
+    """Why webhooks may not call this host name whatever it resolves to, or None."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name in METADATA_HOSTS:
+        return "a cloud metadata service"
+    return None
+
+
+class _Deadline:
+    """One attempt's wall-clock deadline. When it passes, the sockets it watches are shut down,
+    which ends whatever read or write blocks on them (the timeouts of a socket bound each call,
+    not the attempt: a byte a second keeps every call short)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def __enter__(self) -> _Deadline:
+        _current.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        _current.deadline = None
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # not connected yet, or closed already
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_current = threading.local()  # the deadline of the attempt this thread is making
+
+
 class _GuardedConnection(HTTPConnection):
     """urllib3's HTTPConnection, resolving and vetting every address before connecting."""
 
@@ -83,6 +172,10 @@ class _GuardedConnection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
         """Connect to the first vetted address that answers; refuse if any address is refused."""
         host = self._dns_host.strip("[]")
+        reason = host_refusal_reason(host)
+        if reason:
+            raise DestinationRefused(f"Refused: {host} is {reason}.")
+        deadline: _Deadline | None = getattr(_current, "deadline", None)
         try:
             infos = socket.getaddrinfo(host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
         except socket.gaierror as exc:
@@ -98,7 +191,11 @@ class _GuardedConnection(HTTPConnection):
             try:
                 for option in self.socket_options or ():
                     sock.setsockopt(*option)
-                sock.settimeout(self.timeout)
+                timeout = self.timeout
+                if deadline is not None:
+                    timeout = min(timeout, deadline.remaining()) if isinstance(timeout, float | int) else timeout
+                    deadline.watch(sock)
+                sock.settimeout(timeout)
                 sock.connect(sockaddr)
                 return sock
             except TimeoutError as exc:
@@ -157,13 +254,17 @@ def _read_capped(response: requests.Response, deadline: float) -> str:
 
 
 def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float, allow_private: bool) -> HttpResult:
-    """POST body to url once: no redirects, no retries, the answer's first 16 KB."""
+    """POST body to url once: no redirects, no retries, the answer's first 16 KB, all within
+    `timeout` seconds from start to end (see _Deadline)."""
     started = time.monotonic()
 
     def elapsed() -> int:
         return round((time.monotonic() - started) * 1000)
 
-    with requests.Session() as session:
+    def timed_out() -> HttpResult:
+        return HttpResult(elapsed_ms=elapsed(), error=f"No response within {timeout:g} s.", outcome="timeout")
+
+    with requests.Session() as session, _Deadline(timeout) as deadline:
         session.trust_env = False  # a proxy from the environment would bypass the guard
         session.headers.clear()
         adapter = _adapter_class(allow_private)(max_retries=0)
@@ -183,15 +284,23 @@ def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float, allo
         except DestinationRefused as exc:
             return HttpResult(elapsed_ms=elapsed(), error=str(exc), outcome="refused")
         except requests.ConnectTimeout:
+            if deadline.expired:
+                return timed_out()
             message = f"Connection timed out after {min(CONNECT_TIMEOUT, timeout):g} s."
             return HttpResult(elapsed_ms=elapsed(), error=message, outcome="timeout")
         except requests.ConnectionError as exc:
+            if deadline.expired:
+                return timed_out()
             return HttpResult(elapsed_ms=elapsed(), error=f"Connection failed: {_reason(exc)}", outcome="connection")
         except requests.Timeout:
-            return HttpResult(elapsed_ms=elapsed(), error=f"No response within {timeout:g} s.", outcome="timeout")
+            return timed_out()
         except (requests.exceptions.InvalidHeader, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+            if deadline.expired:
+                return timed_out()
             return HttpResult(elapsed_ms=elapsed(), error=_unsendable(headers, exc), outcome="invalid")
         except requests.RequestException as exc:
+            if deadline.expired:
+                return timed_out()
             return HttpResult(elapsed_ms=elapsed(), error=f"Request failed: {_reason(exc)}", outcome="connection")
     return HttpResult(
         status_code=response.status_code,

@@ -4,6 +4,7 @@ The headers' validator is part of the header policy, in webhooks.headers."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -11,7 +12,13 @@ from django.core.exceptions import ValidationError
 
 from webhooks.events import EVENTS
 from webhooks.signing import standard_key
-from webhooks.transport import refusal_reason
+from webhooks.transport import host_refusal_reason, refusal_reason
+
+# What may follow the host and port in a URL (RFC 3986): unreserved characters, percent-escapes
+# and the delimiters. Anything else (spaces, non-ASCII) must be percent-encoded.
+_URI_CHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})"
+URI_TAIL = rf"(?:/{_URI_CHAR}*)?(?:\?(?:{_URI_CHAR}|\?)*)?(?:#(?:{_URI_CHAR}|\?)*)?"
+_URL = re.compile(rf"https?://[^/?#]+{URI_TAIL}", re.IGNORECASE)
 
 
 def validate_webhook_url(url: str) -> None:
@@ -32,8 +39,16 @@ def validate_webhook_url(url: str) -> None:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise ValidationError("The URL needs a host.", code="host")
+    if not (url.isascii() and _URL.fullmatch(url)):
+        raise ValidationError(
+            "Percent-encode spaces and characters other than ASCII letters, digits and URL punctuation.",
+            code="characters",
+        )
     if parts.username or parts.password:
         raise ValidationError("Put credentials in a custom header, not in the URL.", code="credentials")
+    reason = host_refusal_reason(host)
+    if reason:
+        raise ValidationError(f"{host} is {reason}; webhooks may not call it.", code="address")
     address: str | None
     try:
         address = str(ipaddress.ip_address(host))

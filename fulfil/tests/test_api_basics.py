@@ -10,10 +10,17 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.quickstart
 @pytest.mark.parametrize("path", ["/api/v1/hello", "/api/v1/hello/"])
-def test_health_needs_no_auth_and_reports_database_broker_and_version(anon, path):
+def test_health_needs_no_auth_and_reports_database_broker_version_and_the_outbox(anon, path):
     response = anon.get(path)
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok", "version": fulfil.__version__}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "broker": "ok",
+        "version": fulfil.__version__,
+        "outbox_pending": 0,
+        "outbox_oldest_age_seconds": None,
+    }
 
 
 def test_health_is_503_when_the_broker_is_down(anon, settings):

@@ -61,6 +61,7 @@ def test_cleanup_removes_exactly_what_is_past_retention(aged_records):
         "imports": 3,
         "product_deletions": 1,
         "webhook_deliveries": 2,
+        "webhook_events": 0,
     }
     assert set(ImportJob.objects.values_list("pk", flat=True)) == {j.pk for j in aged_records["kept_imports"]}
     assert ImportRowError.objects.count() == 3
@@ -75,6 +76,7 @@ def test_cleanup_removes_exactly_what_is_past_retention(aged_records):
         "imports": 0,
         "product_deletions": 0,
         "webhook_deliveries": 0,
+        "webhook_events": 0,
     }
 
 
@@ -89,7 +91,9 @@ def test_cleanup_in_batches(aged_records, monkeypatch):
 def test_the_command_runs_the_same_cleanup(aged_records):
     out = io.StringIO()
     call_command("cleanup", stdout=out)
-    assert out.getvalue().strip() == "Removed 3 imports, 1 delete-all records and 2 webhook delivery log entries."
+    assert out.getvalue().strip() == (
+        "Removed 3 imports, 1 delete-all records, 2 webhook delivery log entries and 0 webhook events."
+    )
 
 
 def test_beat_runs_it_hourly_on_the_default_queue(settings):

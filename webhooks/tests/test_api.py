@@ -472,3 +472,20 @@ def test_the_schema_documents_the_webhook_paths(anon):
     assert "post" in paths[LIST + "/{id}/test"]
     assert "get" in paths[LIST + "/{id}/logs"]
     assert "post" in paths[LIST + "/{id}/logs/{log_id}/redeliver"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_deleted_while_its_test_send_is_in_flight_is_no_500(api, make_webhook, receiver, monkeypatch):
+    from webhooks import transport
+
+    webhook = make_webhook()
+    real = transport.post
+
+    def post_while_deleted(*args, **kwargs):
+        Webhook.objects.filter(pk=webhook.pk).delete()  # another request, meanwhile
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transport, "post", post_while_deleted)
+    response = api.post(f"/api/v1/webhooks/{webhook.pk}/test", {})
+    assert response.status_code == 200 and response.json()["success"] is True
+    assert len(receiver.requests) == 1 and not WebhookDelivery.objects.exists()

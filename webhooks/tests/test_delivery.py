@@ -7,7 +7,7 @@ import socket
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -261,13 +261,15 @@ def test_what_a_result_means(result, verdict):
     assert delivery.judge(result) == delivery.Verdict(*verdict)
 
 
-def test_backoff_doubles_per_attempt_with_jitter_and_a_cap(settings):
-    settings.WEBHOOK_RETRY_BACKOFF_MAX = 20
-    for attempt, base in [(1, 2), (2, 4), (3, 8), (4, 16)]:
+def test_retries_wait_the_schedule_with_jitter_its_last_step_repeating_and_a_cap(settings):
+    settings.WEBHOOK_RETRY_SCHEDULE = (5, 300, 1800, 7200)
+    settings.WEBHOOK_RETRY_BACKOFF_MAX = 3600
+    for attempt, base in [(1, 5), (2, 300), (3, 1800)]:
         delays = {delivery.retry_delay(attempt=attempt) for _ in range(20)}
-        assert all(base <= delay <= min(20, base * 1.25) for delay in delays)
+        assert all(base <= delay <= base * 1.1 for delay in delays)
         assert len(delays) > 1  # jitter
-    assert delivery.retry_delay(attempt=9) == 20
+    assert delivery.retry_delay(attempt=4) == 3600  # 7200 capped
+    assert delivery.retry_delay(attempt=9) == 3600  # past the end: the last step again (capped)
 
 
 def test_retry_after_is_understood_in_seconds_and_as_an_http_date_and_capped(settings):
@@ -277,8 +279,9 @@ def test_retry_after_is_understood_in_seconds_and_as_an_http_date_and_capped(set
     http_date = format_datetime(now + timedelta(seconds=90), usegmt=True)
     assert 89 <= delivery.retry_delay(attempt=1, retry_after=http_date, now=now) <= 90
     assert delivery.retry_delay(attempt=1, retry_after="86400", now=now) == 600
-    assert 2 <= delivery.retry_delay(attempt=1, retry_after="soon", now=now) <= 2.5
-    assert 2 <= delivery.retry_delay(attempt=1, retry_after="²", now=now) <= 2.5
+    first = settings.WEBHOOK_RETRY_SCHEDULE[0]  # unparseable: the schedule's wait
+    assert first <= delivery.retry_delay(attempt=1, retry_after="soon", now=now) <= first * 1.1
+    assert first <= delivery.retry_delay(attempt=1, retry_after="²", now=now) <= first * 1.1
 
 
 # --- Disabling ---------------------------------------------------------------------------
@@ -294,60 +297,70 @@ def test_a_410_gone_disables_the_webhook_at_once(receiver, make_webhook, emit):
     assert not webhook.is_active and "410 Gone" in webhook.last_error
 
 
-def test_consecutive_failed_deliveries_disable_the_webhook_with_the_reason(receiver, make_webhook, emit, settings):
-    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 2
+def test_a_webhook_failing_for_longer_than_disable_after_is_disabled_with_the_reason(
+    receiver, make_webhook, emit, settings
+):
+    settings.WEBHOOK_DISABLE_AFTER = 3600
     webhook = make_webhook(retry_count=1)
-    for _ in range(4):
+    for _ in range(3):
         receiver.reply(500)
-    emit()
+    emit()  # two failed attempts: failing since the first, not for long enough
     webhook.refresh_from_db()
-    assert webhook.is_active and webhook.consecutive_failures == 1  # one delivery, two attempts
+    assert webhook.is_active and webhook.failing_since is not None and webhook.consecutive_failures == 1
+    Webhook.objects.filter(pk=webhook.pk).update(failing_since=timezone.now() - timedelta(hours=1, minutes=1))
     emit()
     webhook.refresh_from_db()
     assert not webhook.is_active
-    assert (
-        webhook.last_error
-        == "Disabled after 2 consecutive failed deliveries. Last error: HTTP 500 Internal Server Error"
-    )
+    assert webhook.last_error.startswith("Disabled: every attempt has failed since ")
+    assert webhook.last_error.endswith("(1 hour). Last error: HTTP 500 Internal Server Error")
     emit()
-    assert len(receiver.requests) == 4
+    assert len(receiver.requests) == 3
 
 
 def test_a_success_between_failures_resets_the_run(receiver, make_webhook, emit, settings):
-    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 2
+    settings.WEBHOOK_DISABLE_AFTER = 3600
     webhook = make_webhook(retry_count=0)
     receiver.reply(500)
     emit()
     emit()  # 200
+    webhook.refresh_from_db()
+    assert webhook.failing_since is None
     receiver.reply(500)
     emit()
     webhook.refresh_from_db()
-    assert webhook.is_active and webhook.consecutive_failures == 1
+    assert webhook.is_active and webhook.consecutive_failures == 1 and webhook.failing_since is not None
 
 
 @pytest.mark.parametrize(
-    "status_code, final, failures, active, reason",
+    "status_code, failing_for, active, reason",
     [
-        (410, True, 0, True, "Disabled: the receiver answered 410 Gone (it no longer wants these events)."),
-        (500, True, 3, True, "Disabled after 3 consecutive failed deliveries. Last error: boom"),
-        (None, True, 4, True, "Disabled after 4 consecutive failed deliveries. Last error: boom"),
-        (500, True, 2, True, None),  # the run is not long enough yet
-        (500, False, 3, True, None),  # a retry is to come: the delivery has not failed yet
-        (500, True, 3, False, None),  # disabled already
+        (410, None, True, "Disabled: the receiver answered 410 Gone (it no longer wants these events)."),
+        (500, timedelta(days=5), True, "Disabled: every attempt has failed since 2026-01-01 00:00 UTC (5 days)."),
+        (
+            None,
+            timedelta(days=6, hours=3),
+            True,
+            "Disabled: every attempt has failed since 2026-01-01 00:00 UTC (6 days).",
+        ),
+        (500, timedelta(days=4, hours=23), True, None),  # not long enough yet
+        (500, None, True, None),  # the first failure
+        (500, timedelta(days=9), False, None),  # disabled already
     ],
 )
-def test_the_disable_rule(settings, status_code, final, failures, active, reason):
-    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 3
-    webhook = Webhook(is_active=active, consecutive_failures=failures)
-    got = delivery.webhook_disable_reason(webhook=webhook, status_code=status_code, final=final, error="boom")
-    assert got == reason
+def test_the_disable_rule(settings, status_code, failing_for, active, reason):
+    settings.WEBHOOK_DISABLE_AFTER = 5 * 86400
+    since = timezone.datetime(2026, 1, 1, tzinfo=UTC)
+    webhook = Webhook(is_active=active, failing_since=since if failing_for else None)
+    now = since + (failing_for or timedelta())
+    got = delivery.webhook_disable_reason(webhook=webhook, status_code=status_code, error="boom", now=now)
+    assert got == (reason if reason is None or "410" in reason else reason + " Last error: boom")
 
 
-def test_a_limit_of_zero_never_disables_for_failures_but_a_410_still_does(settings):
-    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 0
-    webhook = Webhook(is_active=True, consecutive_failures=1000)
-    assert delivery.webhook_disable_reason(webhook=webhook, status_code=500, final=True, error="boom") is None
-    assert delivery.webhook_disable_reason(webhook=webhook, status_code=410, final=True, error="boom")
+def test_a_disable_after_of_zero_never_disables_for_failures_but_a_410_still_does(settings):
+    settings.WEBHOOK_DISABLE_AFTER = 0
+    webhook = Webhook(is_active=True, failing_since=timezone.now() - timedelta(days=1000))
+    assert delivery.webhook_disable_reason(webhook=webhook, status_code=500, error="boom") is None
+    assert delivery.webhook_disable_reason(webhook=webhook, status_code=410, error="boom")
 
 
 def _enable_by_update(webhook, **_):
@@ -370,12 +383,16 @@ def _enable_by_admin_action(webhook, staff_client, **_):
 @pytest.mark.parametrize("enable", [_enable_by_update, _enable_by_set_active, _enable_by_api, _enable_by_admin_action])
 def test_enabling_a_disabled_webhook_forgets_its_failures_and_the_reason(make_webhook, api, staff_client, enable):
     webhook = make_webhook()
-    reason = "Disabled after 7 consecutive failed deliveries. Last error: HTTP 500 Internal Server Error"
-    Webhook.objects.filter(pk=webhook.pk).update(is_active=False, consecutive_failures=7, last_error=reason)
+    reason = "Disabled: every attempt has failed since 2026-01-01 00:00 UTC (5 days). Last error: HTTP 500"
+    failing_since = timezone.now() - timedelta(days=5)
+    Webhook.objects.filter(pk=webhook.pk).update(
+        is_active=False, consecutive_failures=7, failing_since=failing_since, last_error=reason
+    )
     webhook.refresh_from_db()
     enable(webhook, api=api, staff_client=staff_client)
     webhook.refresh_from_db()
     assert webhook.is_active and webhook.consecutive_failures == 0 and webhook.last_error == ""
+    assert webhook.failing_since is None
 
 
 def test_a_pending_retry_of_a_webhook_disabled_meanwhile_is_not_sent(receiver, make_webhook, eager_celery):
