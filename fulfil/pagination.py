@@ -103,6 +103,8 @@ class CountingPages(LimitOffsetPagination):
             "type": "boolean",
             "description": "false when `count` is PostgreSQL's estimate (above 100,000 rows); ?count=exact counts",
         }
+        response["properties"]["count"]["description"] = "Absent from keyset pages (`cursor`)."
+        response["required"] = ["results"]  # keyset pages have no count
         return response
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
