@@ -8,6 +8,8 @@ WORKERS ?= 2
 # The test suite's services (override to point elsewhere).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/fulfil
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+# Processes the suite runs in (pytest-xdist); each has its own test database and Redis database.
+TEST_PROCESSES ?= 2
 # gunicorn's processes add up their request metrics here (prometheus-client's multiprocess mode);
 # emptied at each start, so no numbers of an earlier run are counted.
 METRICS_DIR := $(CURDIR)/var/prometheus
@@ -66,7 +68,7 @@ beat: install
 
 # The whole suite against PostgreSQL and Redis, then the quick-start subset on SQLite.
 test: install-dev
-	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest -n $(TEST_PROCESSES) $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-quickstart
 
 test-quickstart: install-dev

@@ -27,6 +27,14 @@ for _scope in ("ANON", "WRITES", "UPLOADS", "WEBHOOK_TESTS"):
     os.environ.setdefault(f"API_THROTTLE_{_scope}", "1000000/min")
 # A developer's .env must not redirect the suite to another database.
 os.environ["FULFIL_ENV_FILE"] = os.devnull
+# Under pytest-xdist (`make test` runs two processes) each process has a test database of its own
+# (pytest-django names it) and a Redis database of its own, which its tests flush and start Celery
+# workers on: gw0 keeps the one given, gw1 takes the one below it, and so on.
+if _xdist_worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    _broker = urlsplit(os.environ["CELERY_BROKER_URL"])
+    if _broker.scheme.startswith("redis"):
+        _db = (int(_broker.path.strip("/") or 0) - int(_xdist_worker.removeprefix("gw"))) % 16
+        os.environ["CELERY_BROKER_URL"] = _broker._replace(path=f"/{_db}").geturl()
 
 HOW_TO_START = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
