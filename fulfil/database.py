@@ -8,6 +8,7 @@ at a time, one process in the quick start) gets the plain equivalent.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -127,13 +128,16 @@ def delete_in_batches(queryset: QuerySet[Any]) -> int:
     return deleted
 
 
-def in_values(column: str, values: Sequence[Any]) -> Q | RawSQL:
-    """A filter for "`column` is one of `values`" that costs the same for five values or five
-    thousand: on PostgreSQL one array parameter (`= ANY(%s)`) instead of a placeholder per value,
-    whose planning grows with their number; elsewhere the usual IN."""
+def in_values(column: str, values: Sequence[str]) -> Q | RawSQL:
+    """A filter for "`column` is one of `values`" (text) that costs the same for five values or
+    five thousand: on PostgreSQL one parameter instead of a placeholder per value, whose planning
+    grows with their number; elsewhere the usual IN. The parameter is the values as one JSON
+    array, quoted in one call, where an array parameter would be quoted value by value in Python
+    (a fifth of an import's time went there)."""
     if not is_postgresql():
         return Q(**{f"{column}__in": values})
-    return RawSQL(f'"{column}" = ANY(%s)', (list(values),), output_field=BooleanField())  # noqa: S611 - our column
+    condition = f'"{column}" = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))'
+    return RawSQL(condition, (json.dumps(list(values)),), output_field=BooleanField())  # noqa: S611 - our column
 
 
 QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout

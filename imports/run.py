@@ -22,7 +22,7 @@ from fulfil.database import parallel_writers_supported, relax_commit, set_lock_t
 from fulfil.jobs import JobCancelled, JobFailed, JobLost, JobRunner
 from imports import parsing
 from imports.models import ImportChunk, ImportJob, ImportRowError
-from imports.pipeline import Chunk, prepared_chunks, written_chunks
+from imports.pipeline import Chunk, Overlap, prepared_chunks, written_chunks
 from imports.services import import_job_forget_progress
 from imports.storage import import_file_open
 from products.batches import BatchPreview, UpsertResult, product_batch_upsert
@@ -111,7 +111,7 @@ class ImportRun(JobRunner[ImportJob]):
                 chunking = prepared_chunks(rows, job.chunk_size, layout.present, self._stamp, first=first, skip=done)
                 with chunking as chunks:
                     try:
-                        for chunk in written_chunks(chunks, self._write, self._writers()):
+                        for chunk in written_chunks(chunks, self._write, self._writers(), alone=self._alone):
                             self.after(chunk)
                     except JobCancelled:
                         self._recount()  # chunks other writers had begun have committed too
@@ -167,19 +167,31 @@ class ImportRun(JobRunner[ImportJob]):
         """Connections writing at once: one for a dry run and where the database cannot use more."""
         return settings.IMPORT_WRITERS if self.persist and parallel_writers_supported() else 1
 
-    def _write(self, chunk: Chunk) -> None:
+    def _alone(self) -> bool:
+        """Whether no other import is writing now (dry runs write nothing)."""
+        others = ImportJob.objects.filter(status__in=ImportJob.RUNNING, dry_run=False).exclude(pk=self.job.pk)
+        return not others.exists()
+
+    def _write(self, chunk: Chunk, overlap: Overlap | None) -> None:
         """Write one chunk (on a writer thread) in one transaction: its products, its row errors,
         its record and the job's counters, so that what the job says is exactly what committed.
+        With an `overlap`, the products that earlier chunks in flight also write are written last,
+        once those chunks have committed (see imports.pipeline.written_chunks).
 
         A transaction that fails for a passing reason (a lost connection, a deadlock, a lock wait
         past LOCK_TIMEOUT) is tried again. Its commit need not wait for the WAL flush: a database
         crash can lose only the last chunks together with their records, written again on resume.
         """
         job = self.job
-        if not self.persist:
-            chunk.result = self.upsert(batch=chunk.batch)
-            return
-        kept = chunk.errors[: self._error_room(len(chunk.errors))]
+        if not self.persist or self.preview is not None:
+            if overlap is not None:  # a dry run remembers what it would write: in file order
+                overlap.wait()
+            if not self.persist:
+                chunk.result = self.upsert(batch=chunk.batch)
+                return
+        if chunk.kept is None:  # once, though the chunk may be tried again
+            chunk.kept = chunk.errors[: self._error_room(len(chunk.errors))]
+        kept = chunk.kept
         if self.preview is not None:
             with_retries(lambda: self._record(chunk, self.upsert(batch=chunk.batch), kept), what="dry run")
             return
@@ -188,7 +200,12 @@ class ImportRun(JobRunner[ImportJob]):
             with transaction.atomic():
                 relax_commit()
                 set_lock_timeout(LOCK_TIMEOUT)
-                return self._record(chunk, self.upsert(batch=chunk.batch), kept)
+                if overlap is None:
+                    return self._record(chunk, self.upsert(batch=chunk.batch), kept)
+                apart, shared = chunk.batch.split(overlap.keys)
+                result = self.upsert(batch=apart)
+                overlap.wait()  # the earlier chunks have committed: the shared products apply after theirs
+                return self._record(chunk, result + self.upsert(batch=shared), kept)
 
         try:
             chunk.result = with_retries(attempt, what=f"import {job.pk}, chunk {chunk.seq}")

@@ -61,12 +61,26 @@ class ProductBatch:
     def rows(self) -> int:
         return sum(1 + e.repeats_changed + e.repeats_same for e in self.entries.values())
 
+    def split(self, keys: Collection[str]) -> tuple[ProductBatch, ProductBatch]:
+        """The batch without the products of these SKU keys, and the batch of only those."""
+        apart = {key: entry for key, entry in self.entries.items() if key not in keys}
+        among = {key: entry for key, entry in self.entries.items() if key in keys}
+        return ProductBatch(apart, self.columns, self.stamp), ProductBatch(among, self.columns, self.stamp)
+
 
 @dataclass(slots=True)
 class UpsertResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+
+    def __add__(self, other: UpsertResult) -> UpsertResult:
+        created, updated, unchanged = (
+            self.created + other.created,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+        )
+        return UpsertResult(created, updated, unchanged)
 
 
 def product_batch_build(*, rows: Sequence[ProductValues], columns: Collection[str], stamp: datetime) -> ProductBatch:
@@ -111,6 +125,8 @@ def product_batch_upsert(*, batch: ProductBatch, skip_unchanged: bool = True) ->
     keeps its own, and `bulk_create` returns `created_at` because it has a database default.
     """
     result = UpsertResult()
+    if not batch.entries:
+        return result
     stored = product_batch_stored(batch=batch) if skip_unchanged else {}
     columns = batch.columns
     to_write: list[Entry] = []

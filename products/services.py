@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from fulfil.database import with_retries
 from fulfil.errors import Conflict, NotFound
 from fulfil.jobs import JobRunner, background_job_enqueue, job_owner
 from products.models import Product, ProductDeletion
@@ -110,16 +111,21 @@ def product_set_active(*, products: Iterable[Product], active: bool) -> int:
     if not changed:
         return 0
     now = timezone.now()
-    with transaction.atomic():
-        # Lock the rows in SKU-key order first, the order imports write them in, so this and an
-        # import of the same products wait for each other instead of deadlocking.
-        ids = [product.pk for product in changed]
-        list(Product.objects.filter(pk__in=ids).order_by("sku_key").select_for_update().values_list("pk"))
-        count = Product.objects.filter(pk__in=ids).update(active=active, updated_at=now)
-        for product in changed:
-            product.active, product.updated_at = active, now
-        webhook_events.product_event_emit(event=webhook_events.PRODUCT_UPDATED, products=changed)
-    return count
+    ids = [product.pk for product in changed]
+
+    def update() -> int:
+        with transaction.atomic():
+            # Lock the rows in SKU-key order first, the order imports write them in, so this and
+            # an import of the same products wait for each other; a deadlock PostgreSQL breaks
+            # (an import chunk writes the SKUs it shares with the chunk before it last) is tried again.
+            list(Product.objects.filter(pk__in=ids).order_by("sku_key").select_for_update().values_list("pk"))
+            count = Product.objects.filter(pk__in=ids).update(active=active, updated_at=now)
+            webhook_events.product_event_emit(event=webhook_events.PRODUCT_UPDATED, products=changed)
+            return count
+
+    for product in changed:
+        product.active, product.updated_at = active, now
+    return with_retries(update, what="setting products active")
 
 
 # --- Delete all ---------------------------------------------------------------------------------

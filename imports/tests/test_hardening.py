@@ -190,10 +190,10 @@ def test_a_run_that_housekeeping_gave_up_on_stops_without_writing(csv_file, monk
     job = new_job(csv_file, DATA)
     real_write = ImportRun._write
 
-    def failed_meanwhile(self, chunk):
+    def failed_meanwhile(self, chunk, overlap):
         if chunk.seq == 2:  # the worker was cut off; housekeeping failed the job meanwhile
             ImportJob.objects.filter(pk=job.pk).update(status="FAILURE", error_message="stale")
-        return real_write(self, chunk)
+        return real_write(self, chunk, overlap)
 
     monkeypatch.setattr(ImportRun, "_write", failed_meanwhile)
     result = import_job_run(job=job)

@@ -306,11 +306,11 @@ def test_a_resumed_import_fills_the_chunks_that_did_not_commit_when_later_ones_d
     )
     real_write = ImportRun._write
 
-    def chunk_one_dies_after_chunk_two_commits(self, chunk):
+    def chunk_one_dies_after_chunk_two_commits(self, chunk, overlap):
         if chunk.seq == 1:
             wait_until(lambda: job.chunks.filter(seq=2).exists(), timeout=10, what="chunk 2 to commit")
             raise SystemExit("worker killed while writing chunk 1")
-        return real_write(self, chunk)
+        return real_write(self, chunk, overlap)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ImportRun, "_write", chunk_one_dies_after_chunk_two_commits)
