@@ -8,7 +8,8 @@
 //   data-rows="row_errors" data-columns="line,sku,..."   a <tbody> filled with those rows
 //   data-items="warnings"          a list filled with one item per string
 //   .bar / .fill                   the progress bar, at the payload's `percent`
-//   data-reload-when-finished      on the root: load the page again once the job has finished
+//   data-reload-when-finished      on the root: once the job has finished, load the page again and
+//                                  put its job in place (the messages above stay)
 //   data-confirm="question"        on a form: submitted only if the person confirms
 // The root gets the class `tone-<tone>` (the payload's: success, warning, error, neutral, running,
 // preview), which colours the outcome banner and the bar, and `status-<status>`.
@@ -86,13 +87,28 @@
     return now.finished;
   }
 
+  // Load the page again and put its finished job in place of this one, so that the messages
+  // above it (say, "The import was queued again") stay on screen; a full reload if that fails.
+  async function showSummary(root) {
+    try {
+      const response = await fetch(window.location.href, {headers: {Accept: "text/html"}, credentials: "same-origin"});
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const fresh = response.ok && page.getElementById(root.id);
+      if (fresh && !("reloadWhenFinished" in fresh.dataset)) {
+        root.replaceWith(document.adoptNode(fresh));
+        return;
+      }
+    } catch (e) { /* reloaded below */ }
+    window.location.reload();
+  }
+
   function watch(root) {
     const url = root.dataset.statusUrl;
     async function poll() {
       try {
         const response = await fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"});
         if (response.ok && render(root, await response.json())) {
-          if ("reloadWhenFinished" in root.dataset) window.location.reload();  // the page has more to show
+          if ("reloadWhenFinished" in root.dataset) showSummary(root);  // the page has more to show
           return;
         }
       } catch (e) { /* the next poll tries again */ }

@@ -217,9 +217,12 @@ def test_a_broken_file_is_refused_with_its_reason_and_a_failed_import_shows_why_
     with job.file.open("wb") as stored:  # the stored copy is put right
         stored.write(good.encode())
     page.click("#retry-form input[type=submit]")
+    queued_again = "The import was queued again; it resumes where it stopped."
     page.wait_for_selector(".messagelist .success")
-    assert page.inner_text(".messagelist .success") == "The import was queued again; it resumes where it stopped."
+    assert page.inner_text(".messagelist .success") == queued_again
     job_page_finished(page, timeout=30, worker=worker)
+    # The page showed the finished job in place: the message is still there to be read.
+    assert page.inner_text(".messagelist .success") == queued_again
     bar_drawn_full(page)
     shot("retried-complete")
     assert page.inner_text("#phase") == "Import complete"
