@@ -130,8 +130,8 @@ def like(term: str) -> str:
 
 
 def page_statements(where: str, params: list, *, limit: int = 20, offset: int = 0, order: str = "") -> list[Statement]:
-    """What the list sends for a page: PostgreSQL's estimate of the count (the API counts exactly
-    only below 100,000 rows, where counting is cheap), then the page."""
+    """What the list sends for a page: PostgreSQL's estimate of the count (the API also counts
+    exactly below 100,000 rows, for at most EXACT_COUNT_TIMEOUT_MS), then the page."""
     order = order or "created_at DESC, id DESC"
     return [
         (f"EXPLAIN (FORMAT JSON) SELECT * FROM {TABLE}{where}", params),

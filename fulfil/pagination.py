@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.paginator import Paginator
+from django.conf import settings
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from rest_framework import exceptions
@@ -14,26 +15,33 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from fulfil.database import is_postgresql, table_row_estimate
+from fulfil.database import count_within, is_postgresql, matches_first, table_row_estimate
 
 EXACT_COUNT_BELOW = 100_000
 
 
 class EstimatedCountPaginator(Paginator):
-    """Admin paginator that does not count a large unfiltered table on every page load.
+    """Admin paginator whose count costs about the same at ten million products as at ten
+    thousand (see quick_count), and whose page of a search matching few products is read
+    matches first (see few_matches)."""
 
-    With no filter or search, a table the planner estimates at 100,000 rows or more shows the
-    estimate; a filtered list, or a small table, is counted exactly.
-    """
+    matches_few = False
 
     @cached_property
     def count(self) -> int:
         objects = self.object_list
-        if isinstance(objects, QuerySet) and not objects.query.where:
-            estimate = table_row_estimate(objects.model, objects.db)
-            if estimate is not None and estimate >= EXACT_COUNT_BELOW:
-                return estimate
-        return super().count
+        if not isinstance(objects, QuerySet):
+            return super().count
+        count, exact = quick_count(objects)
+        self.matches_few = exact and few_matches(objects, count, self.per_page)
+        return count
+
+    def page(self, number: Any) -> Page:
+        page = super().page(number)
+        if self.matches_few and isinstance(page.object_list, QuerySet):
+            with matches_first(page.object_list.db):
+                page.object_list = list(page.object_list)
+        return page
 
 
 def estimated_count(queryset: QuerySet[Any]) -> int | None:
@@ -48,11 +56,41 @@ def estimated_count(queryset: QuerySet[Any]) -> int | None:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
+def quick_count(queryset: QuerySet[Any]) -> tuple[int, bool]:
+    """How many rows `queryset` selects, and whether that is exact.
+
+    Counted exactly when PostgreSQL estimates fewer than EXACT_COUNT_BELOW rows and the count
+    takes at most EXACT_COUNT_TIMEOUT_MS; otherwise the estimate. A search on a large catalogue
+    is where the two part: the planner cannot tell how many rows a substring matches, and
+    counting half a million matches among ten million rows takes seconds. Always exact on
+    other databases.
+    """
+    estimate = estimated_count(queryset)
+    if estimate is None:
+        return queryset.count(), True
+    if estimate >= EXACT_COUNT_BELOW:
+        return estimate, False
+    counted = count_within(queryset, settings.EXACT_COUNT_TIMEOUT_MS)
+    return (counted, True) if counted is not None else (max(estimate, 0), False)
+
+
+def few_matches(queryset: QuerySet[Any], count: int, page_size: int) -> bool:
+    """Whether a filtered list's `count` matching rows are few enough that a page of them is read
+    faster by finding them all and sorting them (database.matches_first) than by walking the
+    ordering's index until a page of them turns up, as the planner would for a search it cannot
+    estimate. Walking reads about page_size * table / count rows, finding them all about count:
+    the two cost the same near count² = page_size * table."""
+    if not queryset.query.where:
+        return False
+    table = table_row_estimate(queryset.model, queryset.db)
+    return table is not None and count * count < page_size * table
+
+
 class CountingPages(LimitOffsetPagination):
-    """`limit`/`offset` pages whose `count` is exact below EXACT_COUNT_BELOW rows and PostgreSQL's
-    estimate above it (`count_is_exact` says which; `?count=exact` asks for the exact one, which
-    takes time in proportion to the rows), so a page costs the same at ten million products as at
-    ten thousand. With `cursor` in the query (empty to start), pages are keyset pages instead
+    """`limit`/`offset` pages whose `count` is exact or PostgreSQL's estimate (quick_count;
+    `count_is_exact` says which; `?count=exact` asks for the exact one, which takes time in
+    proportion to the rows), so a page costs the same at ten million products as at ten
+    thousand. With `cursor` in the query (empty to start), pages are keyset pages instead
     (see KeysetPages): deep pages then cost no more than the first."""
 
     count_query_param = "count"
@@ -63,8 +101,25 @@ class CountingPages(LimitOffsetPagination):
         if self.cursor_query_param in request.query_params:
             self.keyset = KeysetPages()
             return self.keyset.paginate_queryset(queryset, request, view)
-        page = super().paginate_queryset(queryset, request, view)
-        self.page_size = len(page) if page is not None else 0
+        # LimitOffsetPagination's, but an estimated count neither ends the list early nor says it is
+        # empty, and a page of few matches is read matches first.
+        self.request = request
+        self.limit = self.get_limit(request)
+        if self.limit is None:
+            return None
+        self.count = self.get_count(queryset)
+        self.offset = self.get_offset(request)
+        if self.count > self.limit and self.template is not None:
+            self.display_page_controls = True
+        page: list[Any] = []
+        if not self.count_is_exact or self.offset < self.count:
+            rows = queryset[self.offset : self.offset + self.limit]
+            if self.count_is_exact and few_matches(queryset, self.count, self.limit):
+                with matches_first(queryset.db):
+                    page = list(rows)
+            else:
+                page = list(rows)
+        self.page_size = len(page)
         return page
 
     def get_count(self, queryset: QuerySet[Any]) -> int:  # type: ignore[override]
@@ -72,9 +127,11 @@ class CountingPages(LimitOffsetPagination):
         raw = self.request.query_params.get(self.count_query_param, "")
         if raw not in ("", "exact"):
             raise exceptions.ValidationError({self.count_query_param: ["Give count=exact, or leave it out."]})
-        estimate = None if raw == "exact" else estimated_count(queryset)
-        self.count_is_exact = estimate is None or estimate < EXACT_COUNT_BELOW
-        return queryset.count() if self.count_is_exact else max(estimate or 0, 0)
+        if raw == "exact":
+            self.count_is_exact = True
+            return queryset.count()
+        count, self.count_is_exact = quick_count(queryset)
+        return count
 
     def get_next_link(self) -> str | None:
         if not self.count_is_exact and self.page_size == self.limit:
@@ -101,7 +158,10 @@ class CountingPages(LimitOffsetPagination):
         response = super().get_paginated_response_schema(schema)
         response["properties"]["count_is_exact"] = {
             "type": "boolean",
-            "description": "false when `count` is PostgreSQL's estimate (above 100,000 rows); ?count=exact counts",
+            "description": (
+                "false when `count` is PostgreSQL's estimate (above 100,000 rows, or a count that would"
+                " take longer than EXACT_COUNT_TIMEOUT_MS); ?count=exact counts"
+            ),
         }
         response["properties"]["count"]["description"] = "Absent from keyset pages (`cursor`)."
         response["required"] = ["results"]  # keyset pages have no count
@@ -130,7 +190,8 @@ class CountingPages(LimitOffsetPagination):
 class KeysetPages(CursorPagination):
     """Keyset (cursor) pages, ordered by the list's `ordering` (created_at by default, newest
     first): each page starts where the last one ended, through the ordering's index, so the
-    ten-thousandth page costs what the first does. No count."""
+    ten-thousandth page costs what the first does. No count (a filtered list is counted, within
+    EXACT_COUNT_TIMEOUT_MS, only to choose how to read a page of few matches)."""
 
     ordering = ("-created_at",)
     page_size = 20
@@ -142,6 +203,14 @@ class KeysetPages(CursorPagination):
         # by the primary key, so every page continues exactly where the last one ended.
         ordering = tuple(super().get_ordering(request, queryset, view))
         return ordering if ordering[-1].lstrip("-") in ("pk", "id") else (*ordering, "pk")
+
+    def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: Any = None) -> list[Any] | None:
+        if queryset.query.where:
+            count, exact = quick_count(queryset)
+            if exact and few_matches(queryset, count, self.get_page_size(request) or self.page_size):
+                with matches_first(queryset.db):
+                    return super().paginate_queryset(queryset, request, view)
+        return super().paginate_queryset(queryset, request, view)
 
     def decode_cursor(self, request: Request) -> Any:
         if not request.query_params.get(self.cursor_query_param):

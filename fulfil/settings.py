@@ -345,6 +345,9 @@ API_THROTTLE_RATES = {
 # A statement of the web process (API and admin) stops after this long (PostgreSQL); the API
 # answers 503. Workers have no such limit (imports write in long statements).
 WEB_STATEMENT_TIMEOUT_MS = _int("WEB_STATEMENT_TIMEOUT_MS", 5000, minimum=100)
+# Lists the planner expects to be short are counted exactly when that takes at most this long;
+# past it (a search matching much of a large catalogue) the count is the planner's estimate.
+EXACT_COUNT_TIMEOUT_MS = _int("EXACT_COUNT_TIMEOUT_MS", 100, minimum=1)
 SPECTACULAR_SETTINGS = {
     "TITLE": "FulFil API",
     "DESCRIPTION": "Product catalogue, CSV imports and webhooks.",

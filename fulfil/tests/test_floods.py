@@ -152,3 +152,45 @@ def test_the_web_process_sets_the_statement_timeout_on_every_new_connection(sett
     finally:
         connection_created.disconnect(dispatch_uid="fulfil-statement-timeout")
         connection.close()
+
+
+def _sleeping_products(seconds: float):
+    """Products whose every row costs `seconds` to read: a count of them is slow on any machine."""
+    from django.db.models.expressions import RawSQL
+
+    return Product.objects.annotate(nap=RawSQL("pg_sleep(%s)", [seconds])).filter(nap__isnull=False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_list_too_slow_to_count_answers_the_estimate_in_time(api, settings, monkeypatch):
+    """A search matching much of a large catalogue: counting it would take seconds (a 503 past
+    WEB_STATEMENT_TIMEOUT_MS); the page answers with the planner's estimate instead."""
+    Product.objects.create(sku="SLOW", name="slow")
+    monkeypatch.setattr("products.api.product_list", lambda: _sleeping_products(0.3))
+    settings.EXACT_COUNT_TIMEOUT_MS = 50
+    body = api.get("/api/v1/products").json()
+    assert body["count_is_exact"] is False and [p["sku"] for p in body["results"]] == ["SLOW"]
+    assert api.get("/api/v1/products?count=exact").json()["count"] == 1  # asked for: counted, however long
+    with connection.cursor() as cursor:  # the count's own limit did not outlive it
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"
+    settings.EXACT_COUNT_TIMEOUT_MS = 5000
+    body = api.get("/api/v1/products").json()
+    assert (body["count"], body["count_is_exact"]) == (1, True)
+
+
+def test_a_count_stopped_inside_a_transaction_leaves_the_transaction_and_its_timeout_as_they_were():
+    from django.db import transaction
+
+    from fulfil.database import count_within
+
+    with transaction.atomic():
+        kept = Product.objects.create(sku="KEPT", name="kept")
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = '7s'")
+        assert count_within(_sleeping_products(0.3), 50) is None
+        assert count_within(_sleeping_products(0.01), 5000) == 1
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            assert cursor.fetchone()[0] == "7s"
+        assert Product.objects.filter(pk=kept.pk).exists()

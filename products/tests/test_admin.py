@@ -177,7 +177,27 @@ def test_large_unfiltered_list_shows_the_estimate_without_counting(staff_client,
     response = staff_client.get(CHANGELIST)
     assert response.context["cl"].result_count == 1_000_000
     filtered = staff_client.get(CHANGELIST, {"q": "shirt"})
-    assert filtered.context["cl"].result_count == 2  # filtered lists are counted exactly
+    assert filtered.context["cl"].result_count == 2  # a short filtered list is counted exactly
+
+
+def test_a_search_matching_few_products_is_read_matches_first(staff_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    Product.objects.bulk_create(Product(sku=f"P-{i:03d}", name=f"Plain {i}") for i in range(300))
+    Product.objects.bulk_create(Product(sku=f"V-{i:03d}", name=f"Vintage coat {i}") for i in range(101))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_product")
+    with CaptureQueriesContext(connection) as queries:  # three pages of 50: a page is read
+        response = staff_client.get(CHANGELIST, {"q": "vintage"})
+    assert [p.sku for p in response.context["cl"].result_list] == [f"V-{i:03d}" for i in range(50)]
+    assert any("enable_indexscan" in query["sql"] for query in queries.captured_queries)
+
+
+def test_a_filtered_list_the_planner_expects_to_be_long_shows_the_estimate(staff_client, products, monkeypatch):
+    monkeypatch.setattr("fulfil.pagination.estimated_count", lambda queryset: 4_000_000)
+    response = staff_client.get(CHANGELIST, {"active__exact": "1"})
+    assert response.status_code == 200 and response.context["cl"].result_count == 4_000_000
 
 
 def test_changelist_query_count_does_not_grow_with_rows(staff_client, django_assert_max_num_queries):

@@ -438,6 +438,42 @@ def test_a_large_list_answers_an_estimated_count_and_counts_exactly_on_request(a
     assert api.get("/api/v1/products?count=roughly").status_code == 400
 
 
+def test_an_estimated_count_neither_ends_the_list_early_nor_empties_it(api, monkeypatch):
+    Product.objects.bulk_create(Product(sku=f"E-{i:02d}", name="n") for i in range(30))
+    monkeypatch.setattr("fulfil.pagination.quick_count", lambda queryset: (3, False))  # far too low
+    body = api.get(f"{LIST}?offset=10&limit=10&ordering=sku").json()
+    assert [p["sku"] for p in body["results"]] == [f"E-{i:02d}" for i in range(10, 20)]
+    assert "offset=20" in body["next"]
+
+
+def _reads_matches_first(queries) -> bool:
+    return any("enable_indexscan" in query["sql"] for query in queries)
+
+
+@pytest.mark.parametrize("paging", ["", "&cursor="])
+def test_a_search_matching_few_products_is_read_matches_first_and_one_matching_many_is_not(api, paging):
+    """The planner assumes a substring matches at least 1 row in 10,000, so for a rare word it would
+    walk the whole catalogue in list order; a search counted as rare is read by its matches."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    Product.objects.bulk_create(Product(sku=f"P-{i:03d}", name=f"Plain {i}") for i in range(300))
+    for i in range(3):
+        services.product_create(sku=f"V-{i}", name=f"Vintage {i}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_product")
+    with CaptureQueriesContext(connection) as rare:
+        body = api.get(f"{LIST}?search=vintage&limit=2{paging}").json()
+    assert [p["sku"] for p in body["results"]] == ["V-2", "V-1"] and body["next"]
+    assert _reads_matches_first(rare.captured_queries)
+    with CaptureQueriesContext(connection) as common:
+        body = api.get(f"{LIST}?search=plain&limit=2{paging}").json()
+    assert len(body["results"]) == 2 and not _reads_matches_first(common.captured_queries)
+    with connection.cursor() as cursor:  # the setting did not outlive the page
+        cursor.execute("SHOW enable_indexscan")
+        assert cursor.fetchone()[0] == "on"
+
+
 @pytest.mark.parametrize("ordering", ["", "&ordering=sku", "&ordering=-updated_at"])
 def test_keyset_pages_walk_the_whole_list_once_in_order(api, ordering):
     products = [services.product_create(sku=f"K-{i:03}", name="n") for i in range(45)]
