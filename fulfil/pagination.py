@@ -25,6 +25,7 @@ class EstimatedCountPaginator(Paginator):
     thousand (see quick_count), and whose page of a search matching few products is read
     matches first (see few_matches)."""
 
+    count_is_exact = True  # the admin's pagination template says "about" when it is not
     matches_few = False
 
     @cached_property
@@ -32,8 +33,8 @@ class EstimatedCountPaginator(Paginator):
         objects = self.object_list
         if not isinstance(objects, QuerySet):
             return super().count
-        count, exact = quick_count(objects)
-        self.matches_few = exact and few_matches(objects, count, self.per_page)
+        count, self.count_is_exact = quick_count(objects)
+        self.matches_few = self.count_is_exact and few_matches(objects, count, self.per_page)
         return count
 
     def page(self, number: Any) -> Page:
@@ -95,6 +96,7 @@ class CountingPages(LimitOffsetPagination):
 
     count_query_param = "count"
     cursor_query_param = "cursor"
+    template = "rest_framework/pagination/counted.html"  # the browsable API: the count, "about" if estimated
 
     def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: Any = None) -> list[Any] | None:
         self.keyset: KeysetPages | None = None
@@ -140,6 +142,9 @@ class CountingPages(LimitOffsetPagination):
             url = replace_query_param(self.request.build_absolute_uri(), self.limit_query_param, self.limit)
             return replace_query_param(url, self.offset_query_param, self.offset + self.limit)
         return super().get_next_link()
+
+    def get_html_context(self) -> dict[str, Any]:
+        return {**super().get_html_context(), "count": self.count, "count_is_exact": self.count_is_exact}
 
     def get_paginated_response(self, data: Any) -> Response:
         if self.keyset is not None:

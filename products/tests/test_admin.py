@@ -176,8 +176,10 @@ def test_large_unfiltered_list_shows_the_estimate_without_counting(staff_client,
     monkeypatch.setattr("fulfil.pagination.table_row_estimate", lambda model, using="default": 1_000_000)
     response = staff_client.get(CHANGELIST)
     assert response.context["cl"].result_count == 1_000_000
+    assert '<span id="result-count">about 1000000 products</span>' in response.content.decode()
     filtered = staff_client.get(CHANGELIST, {"q": "shirt"})
     assert filtered.context["cl"].result_count == 2  # a short filtered list is counted exactly
+    assert '<span id="result-count">2 products</span>' in filtered.content.decode()
 
 
 def test_a_search_matching_few_products_is_read_matches_first(staff_client):

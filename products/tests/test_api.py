@@ -436,6 +436,11 @@ def test_a_large_list_answers_an_estimated_count_and_counts_exactly_on_request(a
     body = api.get("/api/v1/products?count=exact&limit=10").json()
     assert (body["count"], body["count_is_exact"]) == (30, True)
     assert api.get("/api/v1/products?count=roughly").status_code == 400
+    # The browsable API says so too.
+    page = api.get("/api/v1/products?limit=10", HTTP_ACCEPT="text/html").content.decode()
+    assert '<p id="list-count" class="text-muted">About 2500000 results (an estimate;' in page
+    page = api.get("/api/v1/products?limit=10&count=exact", HTTP_ACCEPT="text/html").content.decode()
+    assert '<p id="list-count" class="text-muted">30 results</p>' in page
 
 
 def test_an_estimated_count_neither_ends_the_list_early_nor_empties_it(api, monkeypatch):
