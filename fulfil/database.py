@@ -168,17 +168,23 @@ def local_setting(name: str, value: str, using: str = "default") -> Iterator[Non
                 cursor.execute("SELECT set_config(%s, %s, true)", [name, previous])
 
 
-def count_within(queryset: QuerySet[Any], milliseconds: int) -> int | None:
-    """How many rows `queryset` selects, or None when PostgreSQL could not count them within
-    `milliseconds`: the count is stopped there, and nothing else of the caller's transaction
-    with it. Elsewhere always counted."""
+def within(milliseconds: int, read: Callable[[], T], using: str = "default") -> T | None:
+    """What `read` returns, or None when its queries could not finish within `milliseconds` on
+    PostgreSQL: they are stopped there, and nothing else of the caller's transaction with them.
+    Elsewhere always read."""
     try:
-        with local_setting("statement_timeout", f"{milliseconds}ms", queryset.db):
-            return queryset.count()
+        with local_setting("statement_timeout", f"{milliseconds}ms", using):
+            return read()
     except OperationalError as exc:
         if is_query_canceled(exc):
             return None
         raise
+
+
+def count_within(queryset: QuerySet[Any], milliseconds: int) -> int | None:
+    """How many rows `queryset` selects, or None when PostgreSQL could not count them within
+    `milliseconds` (see within)."""
+    return within(milliseconds, queryset.count, queryset.db)
 
 
 @contextlib.contextmanager
