@@ -34,14 +34,25 @@ class EstimatedCountPaginator(Paginator):
         if not isinstance(objects, QuerySet):
             return super().count
         count, self.count_is_exact = quick_count(objects)
-        return count
+        # An estimate can fall far short (a search's): never let it make the list one unpaged page.
+        return count if self.count_is_exact else max(count, self.per_page + 1)
 
     def page(self, number: Any) -> Page:
-        page = super().page(number)
-        objects, rows = self.object_list, page.object_list
-        if isinstance(objects, QuerySet) and isinstance(rows, QuerySet):
-            page.object_list = read_page(objects, self.count, self.count_is_exact, self.per_page, lambda: list(rows))
-        return page
+        objects = self.object_list
+        if not isinstance(objects, QuerySet):
+            return super().page(number)
+        # Django's, but a page ends where the count says only when the count is exact.
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if self.count_is_exact and top + self.orphans >= self.count:
+            top = self.count
+        rows = objects[bottom:top]
+        read = read_page(objects, self.count, self.count_is_exact, self.per_page, lambda: list(rows))
+        known = exact_from_page(len(read), bottom, self.per_page)
+        if not self.count_is_exact and known is not None:
+            self.__dict__["count"], self.count_is_exact = known, True  # cached_property's value
+        return Page(read, number, self)
 
 
 def estimated_count(queryset: QuerySet[Any]) -> int | None:
@@ -70,6 +81,8 @@ def quick_count(queryset: QuerySet[Any]) -> tuple[int, bool]:
         return queryset.count(), True
     if estimate >= EXACT_COUNT_BELOW:
         return estimate, False
+    if not queryset.query.where:  # a table of fewer than 100,000 rows: counted in milliseconds
+        return queryset.count(), True
     counted = count_within(queryset, settings.EXACT_COUNT_TIMEOUT_MS)
     return (counted, True) if counted is not None else (max(estimate, 0), False)
 
@@ -99,6 +112,14 @@ def read_page(queryset: QuerySet[Any], count: int, exact: bool, page_size: int, 
     return read()
 
 
+def exact_from_page(rows: int, offset: int, page_size: int) -> int | None:
+    """The exact count a page shows, whatever was estimated: a page that is not full ends the
+    list (an empty page says so only at the start, where nothing was skipped)."""
+    if rows < page_size and (rows or offset == 0):
+        return offset + rows
+    return None
+
+
 def few_matches(queryset: QuerySet[Any], count: int, page_size: int) -> bool:
     """Whether a filtered list's `count` matching rows are few enough that a page of them is read
     faster by finding them all and sorting them (database.matches_first) than by walking the
@@ -121,6 +142,7 @@ class CountingPages(LimitOffsetPagination):
     count_query_param = "count"
     cursor_query_param = "cursor"
     template = "rest_framework/pagination/counted.html"  # the browsable API: the count, "about" if estimated
+    count_is_exact: bool
 
     def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: Any = None) -> list[Any] | None:
         self.keyset: KeysetPages | None = None
@@ -141,6 +163,9 @@ class CountingPages(LimitOffsetPagination):
         if not self.count_is_exact or self.offset < self.count:
             rows = queryset[self.offset : self.offset + self.limit]
             page = read_page(queryset, self.count, self.count_is_exact, self.limit, lambda: list(rows))
+            known = exact_from_page(len(page), self.offset, self.limit)
+            if not self.count_is_exact and known is not None:
+                self.count, self.count_is_exact = known, True
         self.page_size = len(page)
         return page
 

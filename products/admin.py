@@ -108,6 +108,13 @@ class ProductChangeList(ChangeList):
         if not self.editing:
             self.list_editable = ()
 
+    def get_results(self, request) -> None:
+        super().get_results(request)
+        if self.paginator.count != self.result_count:  # the page read showed an estimate's true count
+            self.result_count = self.paginator.count
+            self.multi_page = self.result_count > self.list_per_page
+            self.can_show_all = self.result_count <= self.list_max_show_all
+
     def get_filters_params(self, params=None):
         lookup_params = super().get_filters_params(params)
         lookup_params.pop(EDIT_VAR, None)

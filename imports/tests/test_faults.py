@@ -84,7 +84,9 @@ def test_a_file_whose_worker_dies_every_time_is_failed_after_max_attempts_and_th
     assert (poison.status, poison.error_message) == ("FAILURE", "the worker stopped 3 times while importing this file")
     assert poison.attempts == 3 and (poison.total_rows is None or poison.processed_rows < poison.total_rows)
     assert (after.status, counts(after)) == ("SUCCESS", (4, 2, 1, 1))
-    assert TaskResult.objects.get(task_id=poison.task_id).status == "FAILURE"
+    # The task's result is stored once it returns, a moment after it failed the job.
+    failed = lambda: TaskResult.objects.filter(task_id=poison.task_id, status="FAILURE").exists()  # noqa: E731
+    wait_until(failed, 10, "the task's result FAILURE", worker)
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     wait_until(lambda: not broker.llen("imports") and not broker.hlen("unacked"), 10, "both messages acknowledged")
     assert not worker.exited()

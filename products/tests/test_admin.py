@@ -173,6 +173,7 @@ def test_delete_asks_for_confirmation_then_deletes(staff_client, products):
 
 
 def test_large_unfiltered_list_shows_the_estimate_without_counting(staff_client, products, monkeypatch):
+    Product.objects.bulk_create(Product(sku=f"more-{i}", name="n") for i in range(60))  # a full first page
     monkeypatch.setattr("fulfil.pagination.table_row_estimate", lambda model, using="default": 1_000_000)
     response = staff_client.get(CHANGELIST)
     assert response.context["cl"].result_count == 1_000_000
@@ -196,7 +197,24 @@ def test_a_search_matching_few_products_is_read_matches_first(staff_client):
     assert any("enable_indexscan" in query["sql"] for query in queries.captured_queries)
 
 
+def test_an_estimate_that_falls_short_still_pages_the_list_and_a_short_page_gives_the_true_count(
+    staff_client, monkeypatch
+):
+    Product.objects.bulk_create(Product(sku=f"M-{i:03d}", name=f"Match {i}") for i in range(80))
+    monkeypatch.setattr("fulfil.pagination.quick_count", lambda queryset: (3, False))  # a search's estimate
+    response = staff_client.get(CHANGELIST, {"q": "match"})
+    assert len(response.context["cl"].result_list) == 50  # a page, not all 80
+    assert '<span id="result-count">about 51 products</span>' in response.content.decode()
+    last = staff_client.get(CHANGELIST, {"q": "match", "p": "2"})
+    assert len(last.context["cl"].result_list) == 30 and last.context["cl"].result_count == 80
+    assert '<span id="result-count">80 products</span>' in last.content.decode()
+    one = staff_client.get(CHANGELIST, {"q": "match 007"})
+    assert one.context["cl"].result_count == 1
+    assert '<span id="result-count">1 product</span>' in one.content.decode()
+
+
 def test_a_filtered_list_the_planner_expects_to_be_long_shows_the_estimate(staff_client, products, monkeypatch):
+    Product.objects.bulk_create(Product(sku=f"more-{i}", name="n") for i in range(60))  # a full first page
     monkeypatch.setattr("fulfil.pagination.estimated_count", lambda queryset: 4_000_000)
     response = staff_client.get(CHANGELIST, {"active__exact": "1"})
     assert response.status_code == 200 and response.context["cl"].result_count == 4_000_000

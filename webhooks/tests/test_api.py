@@ -316,7 +316,9 @@ def logged(make_webhook, receiver, emit):
 
 
 def test_logs_are_paginated_newest_first(api, logged, django_assert_max_num_queries):
-    with django_assert_max_num_queries(6):
+    # 10: a filtered list is counted within EXACT_COUNT_TIMEOUT_MS (a savepoint, the setting, the
+    # count, the setting back, the release), a fixed number however many logs there are.
+    with django_assert_max_num_queries(10):
         body = api.get(detail(logged, "/logs"), {"limit": 3}).json()
     assert body["count"] == 4 and len(body["results"]) == 3 and body["next"]
     events = [entry["event"] for entry in body["results"]]
