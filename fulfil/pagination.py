@@ -47,12 +47,11 @@ class EstimatedCountPaginator(Paginator):
         top = bottom + self.per_page
         if self.count_is_exact and top + self.orphans >= self.count:
             top = self.count
-        rows = objects[bottom:top]
-        read = read_page(objects, self.count, self.count_is_exact, self.per_page, lambda: list(rows))
-        known = exact_from_page(len(read), bottom, self.per_page)
-        if not self.count_is_exact and known is not None:
-            self.__dict__["count"], self.count_is_exact = known, True  # cached_property's value
-        return Page(read, number, self)
+        rows, count, self.count_is_exact = read_counted_page(
+            objects, objects[bottom:top], bottom, self.per_page, self.count, self.count_is_exact
+        )
+        self.__dict__["count"] = count  # cached_property's value
+        return Page(rows, number, self)
 
 
 def estimated_count(queryset: QuerySet[Any]) -> int | None:
@@ -112,12 +111,16 @@ def read_page(queryset: QuerySet[Any], count: int, exact: bool, page_size: int, 
     return read()
 
 
-def exact_from_page(rows: int, offset: int, page_size: int) -> int | None:
-    """The exact count a page shows, whatever was estimated: a page that is not full ends the
-    list (an empty page says so only at the start, where nothing was skipped)."""
-    if rows < page_size and (rows or offset == 0):
-        return offset + rows
-    return None
+def read_counted_page(
+    queryset: QuerySet[Any], rows: QuerySet[Any], offset: int, page_size: int, count: int, exact: bool
+) -> tuple[list[Any], int, bool]:
+    """The page `rows` of `queryset` (starting at `offset`), read as read_page says, with the
+    count and whether it is exact: a page that is not full ends the list, so it gives the exact
+    count whatever was estimated (an empty page only at the start, where nothing was skipped)."""
+    page = read_page(queryset, count, exact, page_size, lambda: list(rows))
+    if not exact and len(page) < page_size and (page or offset == 0):
+        return page, offset + len(page), True
+    return page, count, exact
 
 
 def few_matches(queryset: QuerySet[Any], count: int, page_size: int) -> bool:
@@ -126,8 +129,6 @@ def few_matches(queryset: QuerySet[Any], count: int, page_size: int) -> bool:
     ordering's index until a page of them turns up, as the planner would for a search it cannot
     estimate. Walking reads about page_size * table / count rows, finding them all about count:
     the two cost the same near count² = page_size * table."""
-    if not queryset.query.where:
-        return False
     table = table_row_estimate(queryset.model, queryset.db)
     return table is not None and count * count < page_size * table
 
@@ -162,10 +163,9 @@ class CountingPages(LimitOffsetPagination):
         page: list[Any] = []
         if not self.count_is_exact or self.offset < self.count:
             rows = queryset[self.offset : self.offset + self.limit]
-            page = read_page(queryset, self.count, self.count_is_exact, self.limit, lambda: list(rows))
-            known = exact_from_page(len(page), self.offset, self.limit)
-            if not self.count_is_exact and known is not None:
-                self.count, self.count_is_exact = known, True
+            page, self.count, self.count_is_exact = read_counted_page(
+                queryset, rows, self.offset, self.limit, self.count, self.count_is_exact
+            )
         self.page_size = len(page)
         return page
 
