@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from django.db import InterfaceError, OperationalError, connection, connections, transaction
+from django.db import InterfaceError, OperationalError, connection, connections, migrations, transaction
 from django.db.backends.signals import connection_created
 from django.db.models import BooleanField, Model, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -25,6 +25,18 @@ T = TypeVar("T")
 
 def is_postgresql(using: str = "default") -> bool:
     return connections[using].vendor == "postgresql"
+
+
+class PostgresOnlySQL(migrations.RunSQL):
+    """A migration's SQL that only PostgreSQL runs (indexes SQLite has no use for)."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 def parallel_writers_supported() -> bool:

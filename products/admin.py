@@ -4,6 +4,7 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import smart_split, unescape_string_literal
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from fulfil.api import csv_download
 from fulfil.errors import Conflict
@@ -22,7 +23,7 @@ from fulfil.jobs import background_job_status
 from fulfil.pagination import EstimatedCountPaginator
 from products import services
 from products.models import Product, ProductDeletion
-from products.selectors import product_export, product_get_by_sku
+from products.selectors import product_export, product_get_by_sku, product_search
 
 
 class ProductForm(forms.ModelForm):
@@ -147,6 +148,13 @@ class ProductAdmin(admin.ModelAdmin):
     def get_changelist(self, request, **kwargs):
         return ProductChangeList
 
+    def action_checkbox(self, obj: Product) -> SafeString:
+        """The admin's select box of a row, the same HTML written directly: rendered through the
+        form widget's template, the 50 boxes of a page were a third of the list's time."""
+        label = format_html(gettext("Select this object for an action - {}"), str(obj))
+        html = '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">'
+        return format_html(html, ACTION_CHECKBOX_NAME, obj.pk, label)
+
     def get_list_display(self, request):
         """While searching, a description column shows where the words matched."""
         terms = search_terms(request.GET.get("q", ""))
@@ -158,6 +166,10 @@ class ProductAdmin(admin.ModelAdmin):
             return search_snippet(product.description, terms)
 
         return (*self.list_display, matched)
+
+    def get_search_results(self, request, queryset, search_term):
+        """The API's search (products.selectors.product_search), with the admin's way of splitting words."""
+        return product_search(products=queryset, terms=search_terms(search_term)), False
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

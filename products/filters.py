@@ -15,6 +15,7 @@ from rest_framework.filters import SearchFilter
 from fulfil.filters import BooleanWordFilter, StrictOrderingFilter, TextFilter
 from products.keys import sku_key
 from products.models import Product
+from products.selectors import product_field_contains, product_search
 
 # PostgreSQL stores UTC offsets up to 15:59 either way; RFC 3339 allows up to 23:59.
 MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
@@ -56,9 +57,9 @@ class DateTimeAfterFilter(django_filters.IsoDateTimeFilter):
 
 
 class ProductFilter(django_filters.FilterSet):
-    sku = TextFilter(lookup_expr="icontains", help_text="SKU contains (any case).")
-    name = TextFilter(lookup_expr="icontains", help_text="Name contains (any case).")
-    description = TextFilter(lookup_expr="icontains", help_text="Description contains (any case).")
+    sku = TextFilter(method="filter_contains", help_text="SKU contains (any case).")
+    name = TextFilter(method="filter_contains", help_text="Name contains (any case).")
+    description = TextFilter(method="filter_contains", help_text="Description contains (any case).")
     sku_exact = TextFilter(method="filter_sku_exact", help_text="SKU equals (any case).")
     active = BooleanWordFilter(help_text="true or false.")
     created_after = DateTimeAfterFilter("created_at")
@@ -67,6 +68,9 @@ class ProductFilter(django_filters.FilterSet):
     class Meta:
         model = Product
         fields = ("sku", "name", "description", "sku_exact", "active", "created_after", "updated_after")
+
+    def filter_contains(self, queryset, name, value):
+        return product_field_contains(products=queryset, field=name, text=value)
 
     def filter_sku_exact(self, queryset, name, value):
         return queryset.filter(sku_key=sku_key(value.strip()))
@@ -84,8 +88,11 @@ class ProductOrderingFilter(StrictOrderingFilter):
 
 
 class BoundedSearchFilter(SearchFilter):
-    """SearchFilter with bounded input: at most MAX_SEARCH_LENGTH characters and MAX_SEARCH_WORDS
-    words (each word is a condition on three columns), else a 400."""
+    """The products' `search` (products.selectors.product_search), with bounded input: at most
+    MAX_SEARCH_LENGTH characters and MAX_SEARCH_WORDS words (each word is a condition), else a 400."""
+
+    def filter_queryset(self, request, queryset, view):
+        return product_search(products=queryset, terms=self.get_search_terms(request))
 
     def get_search_terms(self, request):
         value = request.query_params.get(self.search_param, "")

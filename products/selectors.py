@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import chain
 
-from django.db.models import QuerySet
+from django.db.models import F, Func, Q, QuerySet, TextField
+from django.db.models.lookups import IContains
 
 from fulfil.csvfiles import csv_pieces, safe_row
 from products.keys import sku_key
@@ -19,6 +20,44 @@ def product_get_by_sku(*, sku: str) -> Product | None:
 
 def product_list() -> QuerySet[Product]:
     return Product.objects.all()
+
+
+class ProductText(Func):
+    """A product's SKU, name and description, one per line: the text that search looks through.
+
+    Inside `icontains` this compiles to exactly the expression of the trigram index
+    product_text_trgm_idx (migration 0009), so the index finds the candidates of every search
+    word and contains filter; change the two together. A word holds no line break, so none
+    matches across two fields."""
+
+    template = "(%(expressions)s)"
+    arg_joiner = " || CHR(10) || "
+    output_field = TextField()
+
+    def __init__(self) -> None:
+        super().__init__(F("sku"), F("name"), F("description"))
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, arg_joiner=" || CHAR(10) || ", **extra_context)
+
+
+SEARCHED_FIELDS = ("sku", "name", "description")
+
+
+def product_search(*, products: QuerySet[Product], terms: Iterable[str]) -> QuerySet[Product]:
+    """The products in which each of `terms` appears, in any case, in the SKU, the name or the
+    description."""
+    for term in terms:
+        products = products.filter(IContains(ProductText(), term))
+        if "\n" in term:  # a quoted phrase over a line break could span two fields of ProductText
+            products = products.filter(Q.create([(f"{field}__icontains", term) for field in SEARCHED_FIELDS], "OR"))
+    return products
+
+
+def product_field_contains(*, products: QuerySet[Product], field: str, text: str) -> QuerySet[Product]:
+    """The products whose `field` (one of SEARCHED_FIELDS) contains `text`, in any case: found
+    through the index of ProductText, then checked on the field."""
+    return products.filter(IContains(ProductText(), text), **{f"{field}__icontains": text})
 
 
 def product_existing_keys(*, keys: Collection[str]) -> set[str]:

@@ -7,17 +7,9 @@ on SQLite (the embedded quick-start database) this migration does nothing.
 
 from django.db import migrations
 
+from fulfil.database import PostgresOnlySQL
+
 COLUMNS = ("sku", "name", "description")
-
-
-class PostgresOnlySQL(migrations.RunSQL):
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class Migration(migrations.Migration):

@@ -71,10 +71,32 @@ def test_changelist_shows_sku_name_active_and_updated(staff_client, products):
     assert "RED-1" in content and "MUG-3" in content
 
 
-@pytest.mark.parametrize("term, expected", [("red-1", {"RED-1"}), ("SHIRT", {"RED-1", "BLUE-2"}), ("ceram", {"MUG-3"})])
+@pytest.mark.parametrize(
+    "term, expected",
+    [
+        ("red-1", {"RED-1"}),
+        ("SHIRT", {"RED-1", "BLUE-2"}),
+        ("ceram", {"MUG-3"}),
+        ("shirt cotton", {"RED-1"}),
+        ('"shirt\ncotton"', set()),  # the name's end and the description's start are not one phrase
+    ],
+)
 def test_search_by_sku_name_and_description(staff_client, products, term, expected):
     response = staff_client.get(CHANGELIST, {"q": term})
     assert {p.sku for p in response.context["cl"].result_list} == expected
+
+
+def test_the_select_boxes_of_the_list_are_the_admins_own(staff_client, products):
+    """Written without the widget template, each row's select box is still Django's HTML to the byte."""
+    from django.contrib import admin
+    from django.contrib.admin import ModelAdmin
+
+    page = staff_client.get(CHANGELIST).content.decode()
+    model_admin = admin.site.get_model_admin(Product)
+    for product in products:
+        django_html = ModelAdmin.action_checkbox(model_admin, product)
+        assert model_admin.action_checkbox(product) == django_html and django_html in page
+    assert 'id="action-toggle"' in page
 
 
 def test_filter_by_active(staff_client, products):

@@ -13,6 +13,7 @@ from rest_framework import status
 
 from products import services
 from products.models import Product
+from products.selectors import SEARCHED_FIELDS, product_field_contains, product_search
 
 pytestmark = pytest.mark.django_db
 
@@ -219,6 +220,11 @@ def skus(response) -> list[str]:
         ("search=shirt cotton", ["RED-SHIRT-1"]),
         ("search=MUG", ["MUG-3"]),
         ("sku=shirt&active=true&name=blue", ["blue-shirt-2"]),
+        ("name=linen", []),  # in the description, not the name
+        ("sku=coffee", []),
+        ("search=red-shirt-1 sleeves", ["RED-SHIRT-1"]),  # one word in the SKU, one in the description
+        ('search="shirt\ncotton"', []),  # the end of one field and the start of the next are not one phrase
+        ('search="Red shirt"', ["RED-SHIRT-1"]),
     ],
 )
 def test_filters(api, catalogue, query, expected):
@@ -283,6 +289,27 @@ def test_the_first_page_of_the_list_is_read_in_order_from_an_index(api):
             cursor.execute(f"EXPLAIN {sql}", params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert "Index Scan using product_created_sku_idx" in plan and "Sort" not in plan, (name, plan)
+
+
+def test_search_and_the_contains_filters_find_their_candidates_in_one_trigram_index(api):
+    """Each search word and contains filter is a condition the index over SKU, name and
+    description together (migration 0009) serves: the expression Django sends is the one indexed."""
+    from django.db import connection, transaction
+
+    products = Product.objects.all()
+    queries = {
+        "search": product_search(products=products, terms=["shirt", "cotton"]),
+        **{field: product_field_contains(products=products, field=field, text="shirt") for field in SEARCHED_FIELDS},
+    }
+    for name, queryset in queries.items():
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_indexscan = off")  # not the list order's index, whatever the stats
+            sql, params = queryset.query.sql_with_params()
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "Bitmap Index Scan on product_text_trgm_idx" in plan, (name, plan)
+        assert plan.count("Index Scan") == 1, (name, plan)  # one scan, both search words in it
 
 
 def test_pagination_shape_default_limit_and_bounds(api):
