@@ -7,6 +7,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.db.models.lookups import IContains
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import status
@@ -310,6 +311,27 @@ def test_search_and_the_contains_filters_find_their_candidates_in_one_trigram_in
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert "Bitmap Index Scan on product_text_trgm_idx" in plan, (name, plan)
         assert plan.count("Index Scan") == 1, (name, plan)  # one scan, both search words in it
+
+
+def test_a_contains_filter_is_estimated_as_its_indexed_condition_not_as_two_selective_ones():
+    """The field check after the index's condition must not make the planner expect a handful of
+    rows: a count that gives way to the estimate would say "about 1" of thousands."""
+    from django.db import connection
+
+    from fulfil.pagination import estimated_count
+    from products.selectors import ProductText
+
+    Product.objects.bulk_create(
+        Product(sku=f"S-{n:05d}", name=f"Wool scarf {n}", description="Soft and warm.") for n in range(3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_product")
+    products = Product.objects.all()
+    indexed = estimated_count(products.filter(IContains(ProductText(), "wool scarf")))
+    assert indexed is not None and indexed > 3
+    for field in SEARCHED_FIELDS:
+        estimate = estimated_count(product_field_contains(products=products, field=field, text="wool scarf"))
+        assert estimate is not None and estimate * 4 >= indexed, (field, estimate, indexed)
 
 
 def test_pagination_shape_default_limit_and_bounds(api):
