@@ -62,7 +62,7 @@ def product_field_contains(*, products: QuerySet[Product], field: str, text: str
     The check is a position (STRPOS) rather than a second LIKE, which matches the same rows: the
     planner would take a second LIKE for a condition as selective as the first and expect a
     handful of rows, so the list's estimated count would say "about 1" of thousands."""
-    found = GreaterThan(StrIndex(Upper(field), Upper(Value(text))), 0)
+    found: GreaterThan = GreaterThan(StrIndex(Upper(field), Upper(Value(text))), 0)
     return products.filter(IContains(ProductText(), text), found)
 
 
