@@ -116,10 +116,14 @@ def read_counted_page(
 ) -> tuple[list[Any], int, bool]:
     """The page `rows` of `queryset` (starting at `offset`), read as read_page says, with the
     count and whether it is exact: a page that is not full ends the list, so it gives the exact
-    count whatever was estimated (an empty page only at the start, where nothing was skipped)."""
+    count whatever was estimated (an empty page only at the start, where nothing was skipped),
+    and an estimate never says fewer rows than the pages so far have shown (the planner's guess
+    for a search of two words can be a single row)."""
     page = read_page(queryset, count, exact, page_size, lambda: list(rows))
     if not exact and len(page) < page_size and (page or offset == 0):
         return page, offset + len(page), True
+    if not exact:
+        count = max(count, offset + len(page))
     return page, count, exact
 
 

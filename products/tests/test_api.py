@@ -498,6 +498,7 @@ def test_an_estimated_count_neither_ends_the_list_early_nor_empties_it(api, monk
     body = api.get(f"{LIST}?offset=10&limit=10&ordering=sku").json()
     assert [p["sku"] for p in body["results"]] == [f"E-{i:02d}" for i in range(10, 20)]
     assert "offset=20" in body["next"] and body["count_is_exact"] is False
+    assert body["count"] == 20  # not "about 3" below twenty rows shown
     body = api.get(f"{LIST}?offset=25&limit=10").json()  # a short page: the list ends there
     assert (body["count"], body["count_is_exact"], len(body["results"]), body["next"]) == (30, True, 5, None)
 
