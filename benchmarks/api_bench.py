@@ -210,7 +210,10 @@ def build_operations(args: argparse.Namespace, rng: random.Random, raw: psycopg.
         return " WHERE " + " AND ".join(clauses), params
 
     def contains_where(column: str, term: str) -> tuple[str, list]:
-        return f" WHERE {PRODUCT_TEXT} LIKE UPPER(%s) AND UPPER({column}::text) LIKE UPPER(%s)", [like(term)] * 2
+        return f" WHERE {PRODUCT_TEXT} LIKE UPPER(%s) AND STRPOS(UPPER({column}::text), UPPER(%s)) > 0", [
+            like(term),
+            term,
+        ]
 
     def create_statements(i: int) -> list[Statement]:
         sku = f"{BENCH_PREFIX}{run}-R{i:05d}"

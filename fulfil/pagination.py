@@ -122,7 +122,7 @@ def read_counted_page(
     page = read_page(queryset, count, exact, page_size, lambda: list(rows))
     if not exact and len(page) < page_size and (page or offset == 0):
         return page, offset + len(page), True
-    if not exact:
+    if not exact and page:
         count = max(count, offset + len(page))
     return page, count, exact
 

@@ -228,6 +228,7 @@ def skus(response) -> list[str]:
         ('search="Red shirt"', ["RED-SHIRT-1"]),
     ],
 )
+@pytest.mark.quickstart
 def test_filters(api, catalogue, query, expected):
     assert skus(api.get(f"{LIST}?{query}")) == expected
 
@@ -501,6 +502,8 @@ def test_an_estimated_count_neither_ends_the_list_early_nor_empties_it(api, monk
     assert body["count"] == 20  # not "about 3" below twenty rows shown
     body = api.get(f"{LIST}?offset=25&limit=10").json()  # a short page: the list ends there
     assert (body["count"], body["count_is_exact"], len(body["results"]), body["next"]) == (30, True, 5, None)
+    body = api.get(f"{LIST}?offset=1000&limit=10").json()  # past the end: proves nothing about the count
+    assert (body["count"], body["count_is_exact"], body["results"]) == (3, False, [])
 
 
 def _reads_matches_first(queries) -> bool:
