@@ -23,6 +23,9 @@ def product_list() -> QuerySet[Product]:
     return Product.objects.all()
 
 
+SEARCHED_FIELDS = ("sku", "name", "description")
+
+
 class ProductText(Func):
     """A product's SKU, name and description, one per line: the text that search looks through.
 
@@ -36,13 +39,10 @@ class ProductText(Func):
     output_field = TextField()
 
     def __init__(self) -> None:
-        super().__init__(F("sku"), F("name"), F("description"))
+        super().__init__(*map(F, SEARCHED_FIELDS))
 
     def as_sqlite(self, compiler, connection, **extra_context):
         return self.as_sql(compiler, connection, arg_joiner=" || CHAR(10) || ", **extra_context)
-
-
-SEARCHED_FIELDS = ("sku", "name", "description")
 
 
 def product_search(*, products: QuerySet[Product], terms: Iterable[str]) -> QuerySet[Product]:
