@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from billiard.pool import SIG_SOFT_TIMEOUT, soft_timeout_sighandler
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -177,9 +180,8 @@ class JobRunner(Generic[J]):
         self.on_progress = on_progress or (lambda job: None)
         self.should_stop = should_stop or (lambda: False)
         self.persist = persist  # False for a dry run: nothing is written, the job's record included
-        # time.monotonic() at the task's soft time limit: checkpoint() stops the run past it, since
-        # Celery's exception can be swallowed where it lands (the result backend retries a progress
-        # report on any exception), and the run would go on to the hard limit's SIGKILL.
+        # time.monotonic() at the task's soft time limit: checkpoint() stops the run past it. It is
+        # also where Celery's own signal at the limit lands (see soft_limit_at_checkpoints).
         self.deadline = deadline
         self.log = logging.getLogger(type(self).__module__)  # the job type's own logger
 
@@ -400,13 +402,42 @@ def background_job_task(task: Task, runner: type[JobRunner], job_id: int) -> dic
 
     soft_limit = (task.request.timelimit or (None, None))[1] or task.soft_time_limit  # as the worker applies it
     deadline = time.monotonic() + soft_limit if soft_limit else None
+    run = runner(job, on_progress=progress, deadline=deadline)
     try:
-        job = runner(job, on_progress=progress, deadline=deadline).run()
+        with soft_limit_at_checkpoints(run):
+            job = run.run()
     except JobBusy as exc:
         raise task.retry(exc=exc, countdown=BUSY_RETRY_SECONDS, max_retries=BUSY_RETRIES) from None
     if job.status == job.Status.FAILURE:
         raise JobFailed(job.error_message)
     return background_job_status(job, for_task=True)
+
+
+@contextlib.contextmanager
+def soft_limit_at_checkpoints(run: JobRunner[Any]) -> Iterator[None]:
+    """While `run` runs in a Celery pool process, the task's soft time limit stops it at its next
+    checkpoint, once the chunk in flight has committed, instead of wherever it happens to be.
+
+    At the soft limit the pool signals the process, whose handler raises SoftTimeLimitExceeded in
+    the middle of whatever runs: inside the database driver, say in a COMMIT, it leaves the
+    connection with a command still in progress and the transaction's outcome unknown, and
+    Django's atomic block then raises a ProgrammingError in its place, so the job failed as an
+    internal error. Here the signal only brings the run's deadline forward to now. A run stuck in
+    one statement is still stopped by the hard limit, and housekeeping fails it as stale.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    if SIG_SOFT_TIMEOUT is None or not main or signal.getsignal(SIG_SOFT_TIMEOUT) is not soft_timeout_sighandler:
+        yield  # not in a pool process: no signal is coming
+        return
+
+    def at_limit(signum: int, frame: object) -> None:
+        run.deadline = time.monotonic()
+
+    signal.signal(SIG_SOFT_TIMEOUT, at_limit)
+    try:
+        yield
+    finally:
+        signal.signal(SIG_SOFT_TIMEOUT, soft_timeout_sighandler)
 
 
 def background_job_fail(

@@ -254,7 +254,7 @@ def test_an_import_past_its_soft_time_limit_fails_saying_so_keeps_whole_chunks_a
     env = {**limits, "IMPORT_CHUNK_SIZE": str(size), "IMPORT_WRITERS": "1"}
     limited = celery_worker_process("imports", env=env, name="limited")
     job = finished(upload(api, content.encode()), limited, 60)
-    assert job.status == "FAILURE" and "ran past its time limit of 5 s" in job.error_message, job.phase
+    assert job.status == "FAILURE" and "ran past its time limit of 5 s" in job.error_message, limited.output()
     assert 0 < job.processed_rows < rows
     seqs = set(job.chunks.values_list("seq", flat=True))
     assert job.processed_rows == len(seqs) * size
