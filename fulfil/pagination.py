@@ -8,7 +8,9 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
+from django.db import connections
 from django.db.models import QuerySet
+from django.forms import BaseModelFormSet
 from django.utils.functional import cached_property
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination, LimitOffsetPagination
@@ -19,12 +21,19 @@ from rest_framework.utils.urls import replace_query_param
 from fulfil.database import count_within, is_postgresql, matches_first, table_row_estimate, within
 
 EXACT_COUNT_BELOW = 100_000
+# A filtered list of a table of more than SAMPLE_TABLES_ABOVE rows is first counted in a sample of
+# about SAMPLE_ROWS rows (see sampled_count); one that holds more than SAMPLED_MANY matches by that
+# count is not counted exactly: counting ten thousand matches takes about EXACT_COUNT_TIMEOUT_MS.
+SAMPLE_TABLES_ABOVE = EXACT_COUNT_BELOW
+SAMPLE_ROWS = 4_000
+SAMPLED_MANY = 10_000
 T = TypeVar("T")
 
 
 class EstimatedCountPaginator(Paginator):
     """Admin paginator whose count costs about the same at ten million products as at ten
-    thousand (see quick_count), and whose pages are read as read_page says."""
+    thousand (see quick_count), and whose pages are read as read_page says: a page's objects are
+    a list, so a list with editable columns takes its formset from PageFormSet."""
 
     count_is_exact = True  # the admin's pagination template says "about" when it is not
 
@@ -54,6 +63,16 @@ class EstimatedCountPaginator(Paginator):
         return Page(rows, number, self)
 
 
+class PageFormSet(BaseModelFormSet):
+    """The formset of an admin list's editable columns (ModelAdmin.get_changelist_formset's
+    `formset`) when its page was read by EstimatedCountPaginator: the rows as they were read."""
+
+    def get_queryset(self) -> Any:
+        if isinstance(self.queryset, list):
+            return self.queryset
+        return super().get_queryset()
+
+
 def estimated_count(queryset: QuerySet[Any]) -> int | None:
     """PostgreSQL's estimate of how many rows `queryset` selects (table statistics for the whole
     table, the planner's for a filtered one): about a millisecond, whatever the table's size.
@@ -66,14 +85,40 @@ def estimated_count(queryset: QuerySet[Any]) -> int | None:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
+def sampled_count(queryset: QuerySet[Any]) -> int | None:
+    """How many rows of its table `queryset` selects by a count of those in a sample of about
+    SAMPLE_ROWS of them (whole pages, the same ones each time, so that pages of a list agree),
+    scaled to the table: 8 ms at ten million products. None for a table of at most
+    SAMPLE_TABLES_ABOVE rows, a query of more than one table, and on other databases.
+
+    The planner's estimate of a substring search is a guess (at least one row in ten thousand per
+    condition), so a search of two common words would otherwise be counted until
+    EXACT_COUNT_TIMEOUT_MS gave way: 100 ms at ten million products before the page was read.
+    """
+    table = table_row_estimate(queryset.model, queryset.db)
+    query = queryset.order_by().values("pk").query
+    if table is None or table <= SAMPLE_TABLES_ABOVE or len(query.alias_map) != 1:
+        return None
+    connection = connections[queryset.db]
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    name = connection.ops.quote_name(queryset.model._meta.db_table)
+    percent = min(100.0, 100 * SAMPLE_ROWS / table)
+    sampled = sql.replace(f"FROM {name}", f"FROM {name} TABLESAMPLE SYSTEM ({percent:.6f}) REPEATABLE (0)", 1)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({sampled}) AS sampled", params)  # noqa: S608 - our own SQL
+        row = cursor.fetchone()
+    return round(row[0] * 100 / percent)
+
+
 def quick_count(queryset: QuerySet[Any]) -> tuple[int, bool]:
     """How many rows `queryset` selects, and whether that is exact.
 
-    Counted exactly when PostgreSQL estimates fewer than EXACT_COUNT_BELOW rows and the count
-    takes at most EXACT_COUNT_TIMEOUT_MS; otherwise the estimate. A search on a large catalogue
-    is where the two part: the planner cannot tell how many rows a substring matches, and
-    counting half a million matches among ten million rows takes seconds. Always exact on
-    other databases.
+    Counted exactly when PostgreSQL estimates fewer than EXACT_COUNT_BELOW rows, a sample does
+    not find more than SAMPLED_MANY (sampled_count), and the count takes at most
+    EXACT_COUNT_TIMEOUT_MS; otherwise the sample's count or the estimate. A search on a large
+    catalogue is where they part: the planner cannot tell how many rows a substring matches, and
+    counting half a million matches among ten million rows takes seconds. Always exact on other
+    databases.
     """
     estimate = estimated_count(queryset)
     if estimate is None:
@@ -82,8 +127,13 @@ def quick_count(queryset: QuerySet[Any]) -> tuple[int, bool]:
         return estimate, False
     if not queryset.query.where:  # a table of fewer than 100,000 rows: counted in milliseconds
         return queryset.count(), True
+    sampled = sampled_count(queryset)
+    if sampled is not None and sampled > SAMPLED_MANY:
+        return sampled, False
     counted = count_within(queryset, settings.EXACT_COUNT_TIMEOUT_MS)
-    return (counted, True) if counted is not None else (max(estimate, 0), False)
+    if counted is not None:
+        return counted, True
+    return max(estimate, sampled or 0), False
 
 
 def read_page(queryset: QuerySet[Any], count: int, exact: bool, page_size: int, read: Callable[[], T]) -> T:

@@ -20,7 +20,7 @@ from django.utils.translation import gettext, ngettext
 from fulfil.api import csv_download
 from fulfil.errors import Conflict
 from fulfil.jobs import background_job_status
-from fulfil.pagination import EstimatedCountPaginator
+from fulfil.pagination import EstimatedCountPaginator, PageFormSet
 from products import services
 from products.models import Product, ProductDeletion
 from products.selectors import product_export, product_get_by_sku, product_search
@@ -147,6 +147,9 @@ class ProductAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request, **kwargs):
         return ProductChangeList
+
+    def get_changelist_formset(self, request, **kwargs):
+        return super().get_changelist_formset(request, formset=PageFormSet, **kwargs)
 
     def action_checkbox(self, obj: Product) -> SafeString:
         """The admin's select box of a row, the same HTML written directly: rendered through the

@@ -154,6 +154,21 @@ def test_inline_edit_on_the_list_saves_name_and_active(staff_client, products):
     assert (red.name, red.active) == ("Crimson shirt", False)
 
 
+def test_any_page_of_a_long_list_can_be_edited_in_place(staff_client):
+    Product.objects.bulk_create(Product(sku=f"L-{i:03d}", name=f"Name {i}") for i in range(120))
+    response = staff_client.get(CHANGELIST, {"edit": "1", "p": "2", "o": "1"})  # by SKU: L-050 .. L-099
+    assert response.status_code == 200
+    formset = response.context["cl"].formset
+    assert [form.instance.sku for form in formset.forms] == [f"L-{i:03d}" for i in range(50, 100)]
+    data = {"form-TOTAL_FORMS": "50", "form-INITIAL_FORMS": "50", "_save": "Save"}
+    for i, form in enumerate(formset.forms):
+        data |= {f"form-{i}-id": str(form.instance.pk), f"form-{i}-name": form.instance.name, f"form-{i}-active": "on"}
+    data["form-3-name"] = "Renamed on page two"
+    response = staff_client.post(CHANGELIST + "?edit=1&p=2&o=1", data)
+    assert response.status_code == 302
+    assert Product.objects.get(sku="L-053").name == "Renamed on page two"
+
+
 def test_a_search_shows_where_the_description_matched(staff_client, products):
     description = "word " * 60 + "Portugal <b>cotton</b> " + "end " * 60
     services.product_create(sku="LONG-1", name="Tee", description=description)

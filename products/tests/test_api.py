@@ -534,6 +534,33 @@ def test_a_search_matching_few_products_is_read_matches_first_and_one_matching_m
         assert cursor.fetchone()[0] == "on"
 
 
+def test_a_search_a_sample_finds_many_matches_for_is_not_counted_but_answers_the_samples_count(api, monkeypatch):
+    """Counting the matches of two common words among ten million products takes seconds, and
+    the planner cannot tell it from a rare word: a sample of the table tells them apart."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    Product.objects.bulk_create(Product(sku=f"P-{i:03d}", name=f"Plain cotton {i}") for i in range(300))
+    Product.objects.bulk_create(Product(sku=f"V-{i}", name=f"Vintage cotton {i}") for i in range(3))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_product")
+    # A "large" table, all of it in the sample (whose count is then the true one), and "many" is 100.
+    monkeypatch.setattr("fulfil.pagination.SAMPLE_TABLES_ABOVE", 100)
+    monkeypatch.setattr("fulfil.pagination.SAMPLE_ROWS", 1000)
+    monkeypatch.setattr("fulfil.pagination.SAMPLED_MANY", 100)
+    with CaptureQueriesContext(connection) as many:
+        body = api.get(f"{LIST}?search=plain+cotton&limit=2").json()
+    assert (body["count"], body["count_is_exact"], len(body["results"])) == (300, False, 2)
+    assert any("TABLESAMPLE" in query["sql"] for query in many.captured_queries)
+    assert not any('"__count"' in query["sql"] for query in many.captured_queries), "counted all the same"
+    body = api.get(f"{LIST}?search=vintage+cotton&limit=2").json()
+    assert (body["count"], body["count_is_exact"], len(body["results"])) == (3, True, 2)
+    body = api.get(f"{LIST}?search=plain+cotton&limit=2&count=exact").json()
+    assert (body["count"], body["count_is_exact"]) == (300, True)
+    page = api.get(f"{LIST}?search=cotton&limit=2", HTTP_ACCEPT="text/html").content.decode()
+    assert '<p id="list-count" class="text-muted">About 303 results (an estimate;' in page
+
+
 @pytest.mark.parametrize("ordering", ["", "&ordering=sku", "&ordering=-updated_at"])
 def test_keyset_pages_walk_the_whole_list_once_in_order(api, ordering):
     products = [services.product_create(sku=f"K-{i:03}", name="n") for i in range(45)]
