@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Window
 from django.forms import BaseModelFormSet
 from django.utils.functional import cached_property
 from rest_framework import exceptions
@@ -22,11 +22,11 @@ from fulfil.database import count_within, is_postgresql, matches_first, table_ro
 
 EXACT_COUNT_BELOW = 100_000
 # A filtered list of a table of more than SAMPLE_TABLES_ABOVE rows is first counted in a sample of
-# about SAMPLE_ROWS rows (see sampled_count); one that holds more than SAMPLED_MANY matches by that
-# count is not counted exactly: counting ten thousand matches takes about EXACT_COUNT_TIMEOUT_MS.
+# about SAMPLE_ROWS rows (see sampled_count and quick_count).
 SAMPLE_TABLES_ABOVE = EXACT_COUNT_BELOW
 SAMPLE_ROWS = 4_000
-SAMPLED_MANY = 10_000
+# The name under which a page read with its count carries the count (see page_with_count).
+COUNT_ALIAS = "_rows_in_list"
 T = TypeVar("T")
 
 
@@ -36,15 +36,37 @@ class EstimatedCountPaginator(Paginator):
     a list, so a list with editable columns takes its formset from PageFormSet."""
 
     count_is_exact = True  # the admin's pagination template says "about" when it is not
+    # The number of the page the list will show (ModelAdmin.get_paginator sets it from the request):
+    # counting may read it on the way (see quick_count), and page() then takes it as read.
+    shown_page: Any = 1
+    read_with_count: tuple[int, list[Any]] | None = None  # (offset, rows)
 
     @cached_property
     def count(self) -> int:
         objects = self.object_list
         if not isinstance(objects, QuerySet):
             return super().count
-        count, self.count_is_exact = quick_count(objects)
+        offset = self._shown_offset()
+        counted = quick_count(objects, self.per_page, offset)
+        self.count_is_exact = counted.exact
+        if offset is not None and counted.rows is not None:
+            self.read_with_count = (offset, counted.rows)
         # An estimate can fall far short (a search's): never let it make the list one unpaged page.
-        return count if self.count_is_exact else max(count, self.per_page + 1)
+        return counted.total if counted.exact else max(counted.total, self.per_page + 1)
+
+    def _shown_offset(self) -> int | None:
+        """Where the shown page starts, if it is a plain page (no orphans joined to it)."""
+        try:
+            number = int(self.shown_page)
+        except (TypeError, ValueError):
+            return None
+        return (number - 1) * self.per_page if number >= 1 and not self.orphans else None
+
+    def whole_list(self) -> list[Any] | None:
+        """The whole list when it fits the first page and was read with its count, else None."""
+        if self.read_with_count is not None and self.read_with_count[0] == 0 and self.count <= self.per_page:
+            return self.read_with_count[1]
+        return None
 
     def page(self, number: Any) -> Page:
         objects = self.object_list
@@ -53,6 +75,8 @@ class EstimatedCountPaginator(Paginator):
         # Django's, but a page ends where the count says only when the count is exact.
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
+        if self.read_with_count is not None and self.read_with_count[0] == bottom:
+            return Page(self.read_with_count[1], number, self)
         top = bottom + self.per_page
         if self.count_is_exact and top + self.orphans >= self.count:
             top = self.count
@@ -110,30 +134,63 @@ def sampled_count(queryset: QuerySet[Any]) -> int | None:
     return round(row[0] * 100 / percent)
 
 
-def quick_count(queryset: QuerySet[Any]) -> tuple[int, bool]:
-    """How many rows `queryset` selects, and whether that is exact.
+class Counted(NamedTuple):
+    """How many rows a list selects, whether that is exact, and the page asked for if counting
+    read it on the way (else None)."""
 
-    Counted exactly when PostgreSQL estimates fewer than EXACT_COUNT_BELOW rows, a sample does
-    not find more than SAMPLED_MANY (sampled_count), and the count takes at most
-    EXACT_COUNT_TIMEOUT_MS; otherwise the sample's count or the estimate. A search on a large
-    catalogue is where they part: the planner cannot tell how many rows a substring matches, and
-    counting half a million matches among ten million rows takes seconds. Always exact on other
-    databases.
+    total: int
+    exact: bool
+    rows: list[Any] | None = None
+
+
+def quick_count(queryset: QuerySet[Any], page_size: int, offset: int | None = None) -> Counted:
+    """How many rows `queryset` selects, and whether that is exact; with an `offset`, maybe its
+    page of `page_size` rows there too.
+
+    Exact when PostgreSQL estimates fewer than EXACT_COUNT_BELOW rows and the count takes at most
+    EXACT_COUNT_TIMEOUT_MS; otherwise an estimate. A search on a large catalogue is where they
+    part: the planner cannot tell how many rows a substring matches, and counting half a million
+    matches among ten million rows takes seconds. So a filtered list of a large table is first
+    counted in a sample (sampled_count): one with too many matches to find them all quickly (see
+    few_matches) is not counted, and answers the sample's count; one with few is counted and its
+    page read in one query (page_with_count), since both would find every match. Always exact
+    on other databases.
     """
     estimate = estimated_count(queryset)
     if estimate is None:
-        return queryset.count(), True
+        return Counted(queryset.count(), True)
     if estimate >= EXACT_COUNT_BELOW:
-        return estimate, False
+        return Counted(estimate, False)
     if not queryset.query.where:  # a table of fewer than 100,000 rows: counted in milliseconds
-        return queryset.count(), True
+        return Counted(queryset.count(), True)
     sampled = sampled_count(queryset)
-    if sampled is not None and sampled > SAMPLED_MANY:
-        return sampled, False
+    if sampled is not None and not few_matches(queryset, sampled, page_size):
+        return Counted(sampled, False)
+    if sampled is not None and offset is not None:
+        # The count's time and the page's together: the page would otherwise be read on its own.
+        with matches_first(queryset.db):
+            read = within(
+                2 * settings.EXACT_COUNT_TIMEOUT_MS, lambda: page_with_count(queryset, offset, page_size), queryset.db
+            )
+        if read is None:  # more matches than the sample found: the page is read as read_page says
+            return Counted(max(estimate, sampled), False)
+        rows, count = read
+        if count is not None:
+            return Counted(count, True, rows)
     counted = count_within(queryset, settings.EXACT_COUNT_TIMEOUT_MS)
     if counted is not None:
-        return counted, True
-    return max(estimate, sampled or 0), False
+        return Counted(counted, True)
+    return Counted(max(estimate, sampled or 0), False)
+
+
+def page_with_count(queryset: QuerySet[Any], offset: int, page_size: int) -> tuple[list[Any], int | None]:
+    """The page of `queryset` at `offset`, and how many rows the queryset selects, in one query (a
+    window count over all of them): None for the count when the page is empty past the start."""
+    counted = queryset.annotate(**{COUNT_ALIAS: Window(Count("pk"))})
+    rows = list(counted[offset : offset + page_size])
+    if rows:
+        return rows, getattr(rows[0], COUNT_ALIAS)
+    return rows, 0 if offset == 0 else None
 
 
 def read_page(queryset: QuerySet[Any], count: int, exact: bool, page_size: int, read: Callable[[], T]) -> T:
@@ -210,12 +267,15 @@ class CountingPages(LimitOffsetPagination):
         self.limit = self.get_limit(request)
         if self.limit is None:
             return None
-        self.count = self.get_count(queryset)
         self.offset = self.get_offset(request)
+        counted = self.get_count(queryset)
+        self.count, self.count_is_exact = counted.total, counted.exact
         if self.count > self.limit and self.template is not None:
             self.display_page_controls = True
         page: list[Any] = []
-        if not self.count_is_exact or self.offset < self.count:
+        if counted.rows is not None:
+            page = counted.rows
+        elif not self.count_is_exact or self.offset < self.count:
             rows = queryset[self.offset : self.offset + self.limit]
             page, self.count, self.count_is_exact = read_counted_page(
                 queryset, rows, self.offset, self.limit, self.count, self.count_is_exact
@@ -223,16 +283,14 @@ class CountingPages(LimitOffsetPagination):
         self.page_size = len(page)
         return page
 
-    def get_count(self, queryset: QuerySet[Any]) -> int:  # type: ignore[override]
-        assert self.request is not None
+    def get_count(self, queryset: QuerySet[Any]) -> Counted:  # type: ignore[override]
+        assert self.request is not None and self.limit is not None
         raw = self.request.query_params.get(self.count_query_param, "")
         if raw not in ("", "exact"):
             raise exceptions.ValidationError({self.count_query_param: ["Give count=exact, or leave it out."]})
         if raw == "exact":
-            self.count_is_exact = True
-            return queryset.count()
-        count, self.count_is_exact = quick_count(queryset)
-        return count
+            return Counted(queryset.count(), True)
+        return quick_count(queryset, self.limit, self.offset)
 
     def get_next_link(self) -> str | None:
         if not self.count_is_exact and self.page_size == self.limit:
@@ -314,8 +372,9 @@ class KeysetPages(CursorPagination):
 
         if not queryset.query.where:
             return read()
-        count, exact = quick_count(queryset)
-        return read_page(queryset, count, exact, self.get_page_size(request) or self.page_size, read)
+        page_size = self.get_page_size(request) or self.page_size
+        count, exact, _ = quick_count(queryset, page_size)
+        return read_page(queryset, count, exact, page_size, read)
 
     def decode_cursor(self, request: Request) -> Any:
         if not request.query_params.get(self.cursor_query_param):

@@ -5,7 +5,7 @@ import re
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -115,6 +115,8 @@ class ProductChangeList(ChangeList):
             self.result_count = self.paginator.count
             self.multi_page = self.result_count > self.list_per_page
             self.can_show_all = self.result_count <= self.list_max_show_all
+        if not self.multi_page and (rows := self.paginator.whole_list()) is not None:
+            self.result_list = rows  # read with the count: not read again
 
     def get_filters_params(self, params=None):
         lookup_params = super().get_filters_params(params)
@@ -147,6 +149,12 @@ class ProductAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request, **kwargs):
         return ProductChangeList
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        paginator = super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page)
+        if isinstance(paginator, EstimatedCountPaginator):
+            paginator.shown_page = request.GET.get(PAGE_VAR, 1)  # counting may read it on the way
+        return paginator
 
     def get_changelist_formset(self, request, **kwargs):
         return super().get_changelist_formset(request, formset=PageFormSet, **kwargs)

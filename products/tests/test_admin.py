@@ -5,6 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from fulfil.pagination import Counted
 from products import services
 from products.models import Product
 
@@ -236,11 +237,39 @@ def test_a_search_matching_few_products_is_read_matches_first(staff_client):
     assert any("enable_indexscan" in query["sql"] for query in queries.captured_queries)
 
 
+@pytest.mark.parametrize("edit", ["", "1"])
+def test_a_search_of_a_large_catalogue_reads_its_page_with_its_count_in_one_query(staff_client, monkeypatch, edit):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    Product.objects.bulk_create(Product(sku=f"P-{i:03d}", name=f"Plain {i}") for i in range(300))
+    Product.objects.bulk_create(Product(sku=f"V-{i:03d}", name=f"Vintage coat {i}") for i in range(70))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_product")
+    monkeypatch.setattr("fulfil.pagination.SAMPLE_TABLES_ABOVE", 100)  # "large": sampled, all of it
+    monkeypatch.setattr("fulfil.pagination.SAMPLE_ROWS", 1000)
+    params = {"q": "vintage", "o": "1", "edit": edit}
+    for page, skus, shown in (("1", range(50), "70 products"), ("2", range(50, 70), "70 products")):
+        with CaptureQueriesContext(connection) as queries:
+            response = staff_client.get(CHANGELIST, {**params, "p": page})
+        assert [p.sku for p in response.context["cl"].result_list] == [f"V-{i:03d}" for i in skus]
+        assert f'<span id="result-count">{shown}</span>' in response.content.decode()
+        reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "products_product"')]
+        assert len(reads) == 1 and "OVER ()" in reads[0], reads
+    with CaptureQueriesContext(connection) as queries:  # the whole list on one page: not read again
+        response = staff_client.get(CHANGELIST, {**params, "q": "vintage coat 01"})
+    skus = [f"V-{i:03d}" for i in range(70) if "01" in f"V-{i:03d}"]  # V-001 and V-010 to V-019
+    assert [p.sku for p in response.context["cl"].result_list] == skus
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "products_product"')]
+    assert len(reads) == 1, reads
+
+
 def test_an_estimate_that_falls_short_still_pages_the_list_and_a_short_page_gives_the_true_count(
     staff_client, monkeypatch
 ):
     Product.objects.bulk_create(Product(sku=f"M-{i:03d}", name=f"Match {i}") for i in range(80))
-    monkeypatch.setattr("fulfil.pagination.quick_count", lambda queryset: (3, False))  # a search's estimate
+    estimate = Counted(3, False)  # a search's
+    monkeypatch.setattr("fulfil.pagination.quick_count", lambda queryset, *page: estimate)
     response = staff_client.get(CHANGELIST, {"q": "match"})
     assert len(response.context["cl"].result_list) == 50  # a page, not all 80
     assert '<span id="result-count">about 51 products</span>' in response.content.decode()

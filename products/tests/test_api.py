@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework import status
 
+from fulfil.pagination import Counted
 from products import services
 from products.models import Product
 from products.selectors import SEARCHED_FIELDS, product_field_contains, product_search
@@ -495,7 +496,7 @@ def test_a_large_list_answers_an_estimated_count_and_counts_exactly_on_request(a
 
 def test_an_estimated_count_neither_ends_the_list_early_nor_empties_it(api, monkeypatch):
     Product.objects.bulk_create(Product(sku=f"E-{i:02d}", name="n") for i in range(30))
-    monkeypatch.setattr("fulfil.pagination.quick_count", lambda queryset: (3, False))  # far too low
+    monkeypatch.setattr("fulfil.pagination.quick_count", lambda queryset, *page: Counted(3, False))  # far too low
     body = api.get(f"{LIST}?offset=10&limit=10&ordering=sku").json()
     assert [p["sku"] for p in body["results"]] == [f"E-{i:02d}" for i in range(10, 20)]
     assert "offset=20" in body["next"] and body["count_is_exact"] is False
@@ -541,20 +542,28 @@ def test_a_search_a_sample_finds_many_matches_for_is_not_counted_but_answers_the
     from django.test.utils import CaptureQueriesContext
 
     Product.objects.bulk_create(Product(sku=f"P-{i:03d}", name=f"Plain cotton {i}") for i in range(300))
-    Product.objects.bulk_create(Product(sku=f"V-{i}", name=f"Vintage cotton {i}") for i in range(3))
+    for i in range(3):
+        services.product_create(sku=f"V-{i}", name=f"Vintage cotton {i}")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE products_product")
-    # A "large" table, all of it in the sample (whose count is then the true one), and "many" is 100.
+    # A "large" table, all of it in the sample, whose count is then the true one.
     monkeypatch.setattr("fulfil.pagination.SAMPLE_TABLES_ABOVE", 100)
     monkeypatch.setattr("fulfil.pagination.SAMPLE_ROWS", 1000)
-    monkeypatch.setattr("fulfil.pagination.SAMPLED_MANY", 100)
     with CaptureQueriesContext(connection) as many:
         body = api.get(f"{LIST}?search=plain+cotton&limit=2").json()
     assert (body["count"], body["count_is_exact"], len(body["results"])) == (300, False, 2)
     assert any("TABLESAMPLE" in query["sql"] for query in many.captured_queries)
     assert not any('"__count"' in query["sql"] for query in many.captured_queries), "counted all the same"
-    body = api.get(f"{LIST}?search=vintage+cotton&limit=2").json()
-    assert (body["count"], body["count_is_exact"], len(body["results"])) == (3, True, 2)
+    assert not _reads_matches_first(many.captured_queries)
+    # Few matches: counted and their page read in one query, matches first.
+    with CaptureQueriesContext(connection) as few:
+        body = api.get(f"{LIST}?search=vintage+cotton&limit=2&offset=1").json()
+    assert (body["count"], body["count_is_exact"], [p["sku"] for p in body["results"]]) == (3, True, ["V-1", "V-0"])
+    reads = [query["sql"] for query in few.captured_queries if query["sql"].startswith('SELECT "products_product"')]
+    assert len(reads) == 1 and "OVER ()" in reads[0]
+    assert _reads_matches_first(few.captured_queries)
+    body = api.get(f"{LIST}?search=vintage+cotton&limit=2&offset=10").json()  # past the end: counted apart
+    assert (body["count"], body["count_is_exact"], body["results"]) == (3, True, [])
     body = api.get(f"{LIST}?search=plain+cotton&limit=2&count=exact").json()
     assert (body["count"], body["count_is_exact"]) == (300, True)
     page = api.get(f"{LIST}?search=cotton&limit=2", HTTP_ACCEPT="text/html").content.decode()
