@@ -40,6 +40,7 @@ class EstimatedCountPaginator(Paginator):
     # counting may read it on the way (see quick_count), and page() then takes it as read.
     shown_page: Any = 1
     read_with_count: tuple[int, list[Any]] | None = None  # (offset, rows)
+    table_rows: int | None = None  # as counting looked them up
 
     @cached_property
     def count(self) -> int:
@@ -48,7 +49,7 @@ class EstimatedCountPaginator(Paginator):
             return super().count
         offset = self._shown_offset()
         counted = quick_count(objects, self.per_page, offset)
-        self.count_is_exact = counted.exact
+        self.count_is_exact, self.table_rows = counted.exact, counted.table
         if offset is not None and counted.rows is not None:
             self.read_with_count = (offset, counted.rows)
         # An estimate can fall far short (a search's): never let it make the list one unpaged page.
@@ -81,7 +82,7 @@ class EstimatedCountPaginator(Paginator):
         if self.count_is_exact and top + self.orphans >= self.count:
             top = self.count
         rows, count, self.count_is_exact = read_counted_page(
-            objects, objects[bottom:top], bottom, self.per_page, self.count, self.count_is_exact
+            objects, objects[bottom:top], bottom, self.per_page, self.count, self.count_is_exact, self.table_rows
         )
         self.__dict__["count"] = count  # cached_property's value
         return Page(rows, number, self)
@@ -109,17 +110,16 @@ def estimated_count(queryset: QuerySet[Any]) -> int | None:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def sampled_count(queryset: QuerySet[Any]) -> int | None:
+def sampled_count(queryset: QuerySet[Any], table: int | None) -> int | None:
     """How many rows of its table `queryset` selects by a count of those in a sample of about
     SAMPLE_ROWS of them (whole pages, the same ones each time, so that pages of a list agree),
-    scaled to the table: 5 to 7 ms at ten million products. None for a table of at most
+    scaled to the `table`'s rows: 5 to 7 ms at ten million products. None for a table of at most
     SAMPLE_TABLES_ABOVE rows, a query of more than one table, and on other databases.
 
     The planner's estimate of a substring search is a guess (at least one row in ten thousand per
     condition), so a search of two common words would otherwise be counted until
     EXACT_COUNT_TIMEOUT_MS gave way: 100 ms at ten million products before the page was read.
     """
-    table = table_row_estimate(queryset.model, queryset.db)
     query = queryset.order_by().values("pk").query
     if table is None or table <= SAMPLE_TABLES_ABOVE or len(query.alias_map) != 1:
         return None
@@ -141,6 +141,7 @@ class Counted(NamedTuple):
     total: int
     exact: bool
     rows: list[Any] | None = None
+    table: int | None = None  # the table's rows, where counting looked them up (see few_matches)
 
 
 def quick_count(queryset: QuerySet[Any], page_size: int, offset: int | None = None) -> Counted:
@@ -164,19 +165,20 @@ def quick_count(queryset: QuerySet[Any], page_size: int, offset: int | None = No
         return Counted(estimate, False)
     if not queryset.query.where:  # a table of fewer than 100,000 rows: counted in milliseconds
         return Counted(queryset.count(), True)
-    sampled = sampled_count(queryset)
-    if sampled is not None and not few_matches(queryset, sampled, page_size):
-        return Counted(sampled, False)
+    table = table_row_estimate(queryset.model, queryset.db) or 0  # 0 when never analysed: not looked up again
+    sampled = sampled_count(queryset, table)
+    if sampled is not None and not few_matches(queryset, sampled, page_size, table):
+        return Counted(sampled, False, table=table)
     if sampled is not None and offset is not None:
         # Few matches: the page is read through them (as read_page would), and the count comes with it.
         with matches_first(queryset.db):
             rows, count = page_with_count(queryset, offset, page_size)
         if count is not None:
-            return Counted(count, True, rows)
+            return Counted(count, True, rows, table)
     counted = count_within(queryset, settings.EXACT_COUNT_TIMEOUT_MS)
     if counted is not None:
-        return Counted(counted, True)
-    return Counted(max(estimate, sampled or 0), False)
+        return Counted(counted, True, table=table)
+    return Counted(max(estimate, sampled or 0), False, table=table)
 
 
 def page_with_count(queryset: QuerySet[Any], offset: int, page_size: int) -> tuple[list[Any], int | None]:
@@ -189,8 +191,11 @@ def page_with_count(queryset: QuerySet[Any], offset: int, page_size: int) -> tup
     return rows, 0 if offset == 0 else None
 
 
-def read_page(queryset: QuerySet[Any], count: int, exact: bool, page_size: int, read: Callable[[], T]) -> T:
-    """A page of `queryset` (`read` reads it), read the way that suits how many rows match.
+def read_page(
+    queryset: QuerySet[Any], count: int, exact: bool, page_size: int, read: Callable[[], T], table: int | None = None
+) -> T:
+    """A page of `queryset` (`read` reads it), read the way that suits how many rows match (and
+    its `table`'s rows, if counting looked them up).
 
     PostgreSQL's planner cannot tell how many rows a substring search matches (it assumes at
     least one in ten thousand per condition), so it reads a page by walking the list's order until
@@ -202,7 +207,7 @@ def read_page(queryset: QuerySet[Any], count: int, exact: bool, page_size: int, 
     """
     if not queryset.query.where or not is_postgresql(queryset.db):
         return read()
-    if exact and few_matches(queryset, count, page_size):
+    if exact and few_matches(queryset, count, page_size, table):
         with matches_first(queryset.db):
             return read()
     if not exact and count < EXACT_COUNT_BELOW:  # the count gave way
@@ -215,14 +220,20 @@ def read_page(queryset: QuerySet[Any], count: int, exact: bool, page_size: int, 
 
 
 def read_counted_page(
-    queryset: QuerySet[Any], rows: QuerySet[Any], offset: int, page_size: int, count: int, exact: bool
+    queryset: QuerySet[Any],
+    rows: QuerySet[Any],
+    offset: int,
+    page_size: int,
+    count: int,
+    exact: bool,
+    table: int | None = None,
 ) -> tuple[list[Any], int, bool]:
     """The page `rows` of `queryset` (starting at `offset`), read as read_page says, with the
     count and whether it is exact: a page that is not full ends the list, so it gives the exact
     count whatever was estimated (an empty page only at the start, where nothing was skipped),
     and an estimate never says fewer rows than the pages so far have shown (the planner's guess
     for a search of two words can be a single row)."""
-    page = read_page(queryset, count, exact, page_size, lambda: list(rows))
+    page = read_page(queryset, count, exact, page_size, lambda: list(rows), table)
     if not exact and len(page) < page_size and (page or offset == 0):
         return page, offset + len(page), True
     if not exact and page:
@@ -230,13 +241,14 @@ def read_counted_page(
     return page, count, exact
 
 
-def few_matches(queryset: QuerySet[Any], count: int, page_size: int) -> bool:
+def few_matches(queryset: QuerySet[Any], count: int, page_size: int, table: int | None = None) -> bool:
     """Whether a filtered list's `count` matching rows are few enough that a page of them is read
     faster by finding them all and sorting them (database.matches_first) than by walking the
     ordering's index until a page of them turns up, as the planner would for a search it cannot
     estimate. Walking reads about page_size * table / count rows, finding them all about count:
-    the two cost the same near count² = page_size * table."""
-    table = table_row_estimate(queryset.model, queryset.db)
+    the two cost the same near count² = page_size * table (looked up unless given)."""
+    if table is None:
+        table = table_row_estimate(queryset.model, queryset.db)
     return table is not None and count * count < page_size * table
 
 
@@ -274,7 +286,7 @@ class CountingPages(LimitOffsetPagination):
         elif not self.count_is_exact or self.offset < self.count:
             rows = queryset[self.offset : self.offset + self.limit]
             page, self.count, self.count_is_exact = read_counted_page(
-                queryset, rows, self.offset, self.limit, self.count, self.count_is_exact
+                queryset, rows, self.offset, self.limit, self.count, self.count_is_exact, counted.table
             )
         self.page_size = len(page)
         return page
@@ -369,8 +381,8 @@ class KeysetPages(CursorPagination):
         if not queryset.query.where:
             return read()
         page_size = self.get_page_size(request) or self.page_size
-        count, exact, _ = quick_count(queryset, page_size)
-        return read_page(queryset, count, exact, page_size, read)
+        counted = quick_count(queryset, page_size)
+        return read_page(queryset, counted.total, counted.exact, page_size, read, counted.table)
 
     def decode_cursor(self, request: Request) -> Any:
         if not request.query_params.get(self.cursor_query_param):
