@@ -35,23 +35,21 @@ class EstimatedCountPaginator(Paginator):
     thousand (see quick_count), and whose pages are read as read_page says: a page's objects are
     a list, so a list with editable columns takes its formset from PageFormSet."""
 
-    count_is_exact = True  # the admin's pagination template says "about" when it is not
     # The number of the page the list will show (ModelAdmin.get_paginator sets it from the request):
     # counting may read it on the way (see quick_count), and page() then takes it as read.
     shown_page: Any = 1
-    read_with_count: tuple[int, list[Any]] | None = None  # (offset, rows)
-    table_rows: int | None = None  # as counting looked them up
+    counted: Counted | None = None  # what counting found (a list that is not a queryset: None)
+
+    @property
+    def count_is_exact(self) -> bool:  # the admin's pagination template says "about" when it is not
+        return self.counted is None or self.counted.exact
 
     @cached_property
     def count(self) -> int:
         objects = self.object_list
         if not isinstance(objects, QuerySet):
             return super().count
-        offset = self._shown_offset()
-        counted = quick_count(objects, self.per_page, offset)
-        self.count_is_exact, self.table_rows = counted.exact, counted.table
-        if offset is not None and counted.rows is not None:
-            self.read_with_count = (offset, counted.rows)
+        counted = self.counted = quick_count(objects, self.per_page, self._shown_offset())
         # An estimate can fall far short (a search's): never let it make the list one unpaged page.
         return counted.total if counted.exact else max(counted.total, self.per_page + 1)
 
@@ -63,28 +61,32 @@ class EstimatedCountPaginator(Paginator):
             return None
         return (number - 1) * self.per_page if number >= 1 and not self.orphans else None
 
+    def _read_at(self, offset: int) -> list[Any] | None:
+        """The rows counting read, if it read the page at `offset`."""
+        if self.counted is None or self.counted.rows is None or offset != self._shown_offset():
+            return None
+        return self.counted.rows
+
     def whole_list(self) -> list[Any] | None:
         """The whole list when it fits the first page and was read with its count, else None."""
-        if self.read_with_count is not None and self.read_with_count[0] == 0 and self.count <= self.per_page:
-            return self.read_with_count[1]
-        return None
+        return self._read_at(0) if self.count <= self.per_page else None
 
     def page(self, number: Any) -> Page:
         objects = self.object_list
         if not isinstance(objects, QuerySet):
             return super().page(number)
         # Django's, but a page ends where the count says only when the count is exact.
-        number = self.validate_number(number)
+        number = self.validate_number(number)  # counts: self.counted is set
+        assert self.counted is not None
         bottom = (number - 1) * self.per_page
-        if self.read_with_count is not None and self.read_with_count[0] == bottom:
-            return Page(self.read_with_count[1], number, self)
+        if (rows := self._read_at(bottom)) is not None:
+            return Page(rows, number, self)
         top = bottom + self.per_page
         if self.count_is_exact and top + self.orphans >= self.count:
             top = self.count
-        rows, count, self.count_is_exact = read_counted_page(
-            objects, objects[bottom:top], bottom, self.per_page, self.count, self.count_is_exact, self.table_rows
-        )
-        self.__dict__["count"] = count  # cached_property's value
+        counted = self.counted._replace(total=self.count)  # never one unpaged page (see count)
+        rows, self.counted = read_counted_page(objects, objects[bottom:top], bottom, self.per_page, counted)
+        self.__dict__["count"] = self.counted.total  # cached_property's value
         return Page(rows, number, self)
 
 
@@ -110,7 +112,7 @@ def estimated_count(queryset: QuerySet[Any]) -> int | None:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def sampled_count(queryset: QuerySet[Any], table: int | None) -> int | None:
+def sampled_count(queryset: QuerySet[Any], table: int) -> int | None:
     """How many rows of its table `queryset` selects by a count of those in a sample of about
     SAMPLE_ROWS of them (whole pages, the same ones each time, so that pages of a list agree),
     scaled to the `table`'s rows: 5 to 7 ms at ten million products. None for a table of at most
@@ -120,8 +122,10 @@ def sampled_count(queryset: QuerySet[Any], table: int | None) -> int | None:
     condition), so a search of two common words would otherwise be counted until
     EXACT_COUNT_TIMEOUT_MS gave way: 100 ms at ten million products before the page was read.
     """
+    if table <= SAMPLE_TABLES_ABOVE:
+        return None
     query = queryset.order_by().values("pk").query
-    if table is None or table <= SAMPLE_TABLES_ABOVE or len(query.alias_map) != 1:
+    if len(query.alias_map) != 1:
         return None
     connection = connections[queryset.db]
     sql, params = query.get_compiler(queryset.db).as_sql()
@@ -150,9 +154,9 @@ def quick_count(queryset: QuerySet[Any], page_size: int, offset: int | None = No
 
     Exact when PostgreSQL estimates fewer than EXACT_COUNT_BELOW rows and the count takes at most
     EXACT_COUNT_TIMEOUT_MS (or comes with the page, below); otherwise an estimate. A search on a
-    large catalogue is where they
-    part: the planner cannot tell how many rows a substring matches, and counting half a million
-    matches among ten million rows takes seconds. So a filtered list of a large table is first
+    large catalogue is where they part: the planner cannot tell how many rows a substring
+    matches, and counting half a million matches among ten million rows takes seconds. So a
+    filtered list of a large table is first
     counted in a sample (sampled_count): one with too many matches to find them all quickly (see
     few_matches) is not counted, and answers the sample's count; one with few is counted and its
     page read in one query through its matches (page_with_count), since both would find every
@@ -191,11 +195,9 @@ def page_with_count(queryset: QuerySet[Any], offset: int, page_size: int) -> tup
     return rows, 0 if offset == 0 else None
 
 
-def read_page(
-    queryset: QuerySet[Any], count: int, exact: bool, page_size: int, read: Callable[[], T], table: int | None = None
-) -> T:
-    """A page of `queryset` (`read` reads it), read the way that suits how many rows match (and
-    its `table`'s rows, if counting looked them up).
+def read_page(queryset: QuerySet[Any], counted: Counted, page_size: int, read: Callable[[], T]) -> T:
+    """A page of `queryset` (`read` reads it), read the way that suits how many rows match, as
+    `counted` says.
 
     PostgreSQL's planner cannot tell how many rows a substring search matches (it assumes at
     least one in ten thousand per condition), so it reads a page by walking the list's order until
@@ -207,10 +209,10 @@ def read_page(
     """
     if not queryset.query.where or not is_postgresql(queryset.db):
         return read()
-    if exact and few_matches(queryset, count, page_size, table):
+    if counted.exact and few_matches(queryset, counted.total, page_size, counted.table):
         with matches_first(queryset.db):
             return read()
-    if not exact and count < EXACT_COUNT_BELOW:  # the count gave way
+    if not counted.exact and counted.total < EXACT_COUNT_BELOW:  # the count gave way
         rows = within(settings.EXACT_COUNT_TIMEOUT_MS, read, queryset.db)
         if rows is not None:
             return rows
@@ -220,25 +222,19 @@ def read_page(
 
 
 def read_counted_page(
-    queryset: QuerySet[Any],
-    rows: QuerySet[Any],
-    offset: int,
-    page_size: int,
-    count: int,
-    exact: bool,
-    table: int | None = None,
-) -> tuple[list[Any], int, bool]:
-    """The page `rows` of `queryset` (starting at `offset`), read as read_page says, with the
-    count and whether it is exact: a page that is not full ends the list, so it gives the exact
+    queryset: QuerySet[Any], rows: QuerySet[Any], offset: int, page_size: int, counted: Counted
+) -> tuple[list[Any], Counted]:
+    """The page `rows` of `queryset` (starting at `offset`), read as read_page says, with what
+    `counted` becomes once the page is read: a page that is not full ends the list, so it gives the exact
     count whatever was estimated (an empty page only at the start, where nothing was skipped),
     and an estimate never says fewer rows than the pages so far have shown (the planner's guess
     for a search of two words can be a single row)."""
-    page = read_page(queryset, count, exact, page_size, lambda: list(rows), table)
-    if not exact and len(page) < page_size and (page or offset == 0):
-        return page, offset + len(page), True
-    if not exact and page:
-        count = max(count, offset + len(page))
-    return page, count, exact
+    page = read_page(queryset, counted, page_size, lambda: list(rows))
+    if not counted.exact and len(page) < page_size and (page or offset == 0):
+        return page, counted._replace(total=offset + len(page), exact=True)
+    if not counted.exact and page:
+        return page, counted._replace(total=max(counted.total, offset + len(page)))
+    return page, counted
 
 
 def few_matches(queryset: QuerySet[Any], count: int, page_size: int, table: int | None = None) -> bool:
@@ -277,17 +273,13 @@ class CountingPages(LimitOffsetPagination):
             return None
         self.offset = self.get_offset(request)
         counted = self.get_count(queryset)
-        self.count, self.count_is_exact = counted.total, counted.exact
-        if self.count > self.limit and self.template is not None:
+        if counted.total > self.limit and self.template is not None:
             self.display_page_controls = True
-        page: list[Any] = []
-        if counted.rows is not None:
-            page = counted.rows
-        elif not self.count_is_exact or self.offset < self.count:
+        page: list[Any] = counted.rows or []
+        if counted.rows is None and (not counted.exact or self.offset < counted.total):
             rows = queryset[self.offset : self.offset + self.limit]
-            page, self.count, self.count_is_exact = read_counted_page(
-                queryset, rows, self.offset, self.limit, self.count, self.count_is_exact, counted.table
-            )
+            page, counted = read_counted_page(queryset, rows, self.offset, self.limit, counted)
+        self.count, self.count_is_exact = counted.total, counted.exact
         self.page_size = len(page)
         return page
 
@@ -381,8 +373,7 @@ class KeysetPages(CursorPagination):
         if not queryset.query.where:
             return read()
         page_size = self.get_page_size(request) or self.page_size
-        counted = quick_count(queryset, page_size)
-        return read_page(queryset, counted.total, counted.exact, page_size, read, counted.table)
+        return read_page(queryset, quick_count(queryset, page_size), page_size, read)
 
     def decode_cursor(self, request: Request) -> Any:
         if not request.query_params.get(self.cursor_query_param):
